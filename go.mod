@@ -1,0 +1,3 @@
+module github.com/rolechain/rolechain
+
+go 1.26.0

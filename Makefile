@@ -37,3 +37,19 @@ bench:
 ## update-golden: regenerate golden files after an intended change
 update-golden:
 	UPDATE_GOLDEN=1 go test ./webhook/...
+
+## cluster-up / cluster-down: a single-node Kubernetes cluster of real components (test/cluster)
+cluster-up: k8s-binaries
+	bash test/cluster/up.sh
+cluster-down:
+	bash test/cluster/down.sh
+
+## sts-up / sts-down: Ceph radosgw as a real STS + S3, trusting the cluster's issuer (test/sts)
+sts-up:
+	bash test/sts/up.sh
+sts-down:
+	bash test/sts/down.sh
+
+## e2e-kind: the e2e suite on kind (needs Docker)
+e2e-kind:
+	bash test/kind/run.sh

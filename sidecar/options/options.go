@@ -81,7 +81,7 @@ func New() *Config {
 // AddFlags binds every flag onto c. The help text is the reference
 // documentation of each flag.
 func (c *Config) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&c.ProfilesJSON, "profiles", "", `profiles as a JSON list (the webhook sets ROLECHAIN_PROFILES): [{"name","webIdentityRoleARN","roleARNs","externalID","sessionName","durationSeconds","region","stsEndpoint","sessionTags"}]; excludes the single-profile flags below`)
+	fs.StringVar(&c.ProfilesJSON, "profiles", "", `profiles as a JSON list (the webhook sets ROLECHAIN_PROFILES): [{"name","webIdentityRoleARN","roleARNs","externalID","sessionName","durationSeconds","region","stsEndpoint","sessionTags"}]; excludes the single-profile flags`)
 	fs.StringVar(&c.Profile, "profile", c.Profile, "single profile: section name in the credentials and config files, and the name of its JSON files")
 	fs.StringVar(&c.WebIdentityRoleARN, "web-identity-role-arn", "", "single profile: first hop, assumed with AssumeRoleWithWebIdentity and the token (--source web-identity)")
 	fs.StringSliceVar(&c.RoleARNs, "role-arn", nil, "single profile: role assumed with sts:AssumeRole after the previous hop, in order; repeatable or comma-separated; the last is the target")
@@ -98,7 +98,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.SourceIdentity, "source-identity", "", "SourceIdentity set on the first sts:AssumeRole hop of every profile ([\\w+=,.@-], 2–64)")
 
 	fs.StringVar(&c.OutputDir, "output-dir", c.OutputDir, "directory of the files kept fresh: credentials (INI, every profile), config (INI, regions), <profile>.json (access_key_id, secret_access_key, session_token, expiration in Unix seconds), <profile>.process.json (credential_process output: Version 1, RFC 3339 Expiration), and endpoint-token when the endpoint is on")
-	fs.Var(&c.FileMode, "file-mode", "octal mode of the files in --output-dir (default 0644, or 0640 with --file-group)")
+	fs.Var(&c.FileMode, "file-mode", "octal mode of the files in --output-dir (0640 when --file-group is set and this is not)")
 	fs.IntVar(&c.FileGroup, "file-group", -1, "numeric group of the files in --output-dir (-1: unchanged)")
 
 	fs.BoolVar(&c.Once, "once", false, "retrieve credentials once, print them in --format and exit (CI); writes nothing to --output-dir")

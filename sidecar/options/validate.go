@@ -196,12 +196,13 @@ func (c *Config) validateProfile(i int, out *profile.Profile, p profile.Profile,
 
 	// The roles, in the order they are assumed.
 	var roles []string
-	if c.Source == SourceWebIdentity {
+	switch c.Source {
+	case SourceWebIdentity:
 		if p.WebIdentityRoleARN == "" {
 			bad("webIdentityRoleARN", "is required with --source web-identity")
 		}
 		roles = p.Chain()
-	} else {
+	case SourceDefaultChain, SourceStatic:
 		if p.WebIdentityRoleARN != "" {
 			bad("webIdentityRoleARN", "is only used with --source web-identity; list the first role in %s", c.fieldRef(i, "roleARNs"))
 		}
@@ -209,6 +210,8 @@ func (c *Config) validateProfile(i int, out *profile.Profile, p profile.Profile,
 			bad("roleARNs", "needs at least one role with --source %s", c.Source)
 		}
 		roles = p.RoleARNs
+	default: // --source is reported; check the ARNs only
+		roles = p.Chain()
 	}
 	partition := ""
 	for j, arn := range roles {

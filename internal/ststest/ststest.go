@@ -455,12 +455,17 @@ func (s *Server) verifySignature(r *http.Request, body []byte, c *Call) (int, st
 	return 0, "", ""
 }
 
+var (
+	roleARN     = regexp.MustCompile(`^arn:[\w-]+:iam::\d{12}:role/[\w+=,.@/-]+$`)
+	sessionName = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+)
+
 // validate applies STS's parameter constraints.
 func validate(c Call) (code, msg string) {
-	if !regexp.MustCompile(`^arn:[\w-]+:iam::\d{12}:role/[\w+=,.@/-]+$`).MatchString(c.RoleArn) {
+	if !roleARN.MatchString(c.RoleArn) {
 		return CodeValidationError, fmt.Sprintf("%s is invalid", c.RoleArn)
 	}
-	if !regexp.MustCompile(`^[\w+=,.@-]{2,64}$`).MatchString(c.RoleSessionName) {
+	if !sessionName.MatchString(c.RoleSessionName) {
 		return CodeValidationError, fmt.Sprintf("1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*", c.RoleSessionName)
 	}
 	if c.DurationSeconds != 0 && (c.DurationSeconds < 900 || c.DurationSeconds > 43200) {

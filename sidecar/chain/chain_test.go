@@ -241,3 +241,20 @@ func TestCredentialsFormattingRedactsSecrets(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRetrieveTwoHops measures the STS part of a refresh: token read,
+// AssumeRoleWithWebIdentity and one signed AssumeRole against the
+// in-process STS (which verifies the signature).
+func BenchmarkRetrieveTwoHops(b *testing.B) {
+	srv := ststest.New(b)
+	tokenFile := filepath.Join(b.TempDir(), "token")
+	os.WriteFile(tokenFile, []byte("jwt"), 0o600)
+	c := &chain.Chain{Source: chain.WebIdentity{TokenFile: tokenFile}, Roles: []string{webRole, targetRole}, SessionName: "ns.pod", Region: "us-east-1", Endpoint: srv.URL}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Retrieve(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

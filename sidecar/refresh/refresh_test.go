@@ -349,3 +349,25 @@ func TestTokenWatcherSignalsWhenAPlainTokenFileIsRewritten(t *testing.T) {
 		t.Fatal("no rotation signal after the token file was replaced")
 	}
 }
+
+// BenchmarkRefreshTwoHops measures one refresh of the hot path: read the
+// token, AssumeRoleWithWebIdentity, AssumeRole (signed), and publish the
+// files atomically, against the in-process STS.
+func BenchmarkRefreshTwoHops(b *testing.B) {
+	srv := ststest.New(b)
+	tokenFile := filepath.Join(b.TempDir(), "token")
+	os.WriteFile(tokenFile, []byte("jwt"), 0o600)
+	c := &chain.Chain{Source: chain.WebIdentity{TokenFile: tokenFile}, Roles: []string{webRole, targetRole}, SessionName: "ns.pod", Region: "us-east-1", Endpoint: srv.URL}
+	d := output.NewDir(b.TempDir(), 0o644, -1, []output.Named{{Profile: "default"}})
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		creds, err := c.Retrieve(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := d.Publish("default", creds); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -15,14 +15,23 @@ import (
 )
 
 var (
-	roleARN        = regexp.MustCompile(`^arn:([a-z][a-z0-9-]*):iam::(\d{12})?:role/[\w+=,.@/-]{1,512}$`)
-	sessionName    = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+	// Length limits are checked apart: a bounded repeat such as {1,512}
+	// compiles into a program that costs megabytes of memory at start-up.
+	roleARN        = regexp.MustCompile(`^arn:([a-z][a-z0-9-]*):iam::(\d{12})?:role/[\w+=,.@/-]+$`)
+	sessionName    = regexp.MustCompile(`^[\w+=,.@-]+$`)
 	externalID     = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
 	regionRE       = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
-	profileName    = regexp.MustCompile(`^[A-Za-z0-9][\w.-]{0,63}$`)
+	profileName    = regexp.MustCompile(`^[A-Za-z0-9][\w.-]*$`)
 	sessionNameBad = regexp.MustCompile(`[^\w+=,.@-]`)
-	tagValue       = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,256}$`)
+	tagValue       = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
 )
+
+func validSessionName(s string) bool {
+	return len(s) >= 2 && len(s) <= 64 && sessionName.MatchString(s)
+}
+func validProfileName(s string) bool { return len(s) <= 64 && profileName.MatchString(s) }
+func validTagValue(s string) bool    { return len(s) <= 256 && tagValue.MatchString(s) }
+func validRoleARN(s string) bool     { return len(s) <= 2048 && roleARN.MatchString(s) }
 
 var knownPartitions = []string{chain.PartitionAWS, chain.PartitionChina, chain.PartitionGov}
 
@@ -58,7 +67,7 @@ func (c *Config) Validate() ([]profile.Profile, error) {
 	if c.StaticCredentialsDir != "" && c.Source != SourceStatic {
 		bad("static-credentials-dir", "is only read with --source static")
 	}
-	if c.SourceIdentity != "" && !sessionName.MatchString(c.SourceIdentity) {
+	if c.SourceIdentity != "" && !validSessionName(c.SourceIdentity) {
 		bad("source-identity", "%q must be 2–64 characters of [\\w+=,.@-]", c.SourceIdentity)
 	}
 
@@ -182,7 +191,7 @@ func (c *Config) validateProfile(i int, out *profile.Profile, p profile.Profile,
 	if p.Name == "" {
 		p.Name = profile.DefaultProfileName
 	}
-	if !profileName.MatchString(p.Name) {
+	if !validProfileName(p.Name) {
 		bad("name", "%q must be 1–64 characters of [A-Za-z0-9_.-], starting with a letter or digit (it names files)", p.Name)
 	}
 
@@ -223,7 +232,7 @@ func (c *Config) validateProfile(i int, out *profile.Profile, p profile.Profile,
 			continue // reported above
 		}
 		m := roleARN.FindStringSubmatch(arn)
-		if m == nil {
+		if m == nil || !validRoleARN(arn) {
 			bad(field, "%q is not an IAM role ARN (arn:PARTITION:iam::ACCOUNT:role/NAME)", arn)
 			continue
 		}
@@ -247,7 +256,7 @@ func (c *Config) validateProfile(i int, out *profile.Profile, p profile.Profile,
 
 	if p.SessionName == "" {
 		p.SessionName = DefaultSessionName(c.PodNamespace, c.PodName)
-	} else if !sessionName.MatchString(p.SessionName) {
+	} else if !validSessionName(p.SessionName) {
 		bad("sessionName", "%q must be 2–64 characters of [\\w+=,.@-]", p.SessionName)
 	}
 
@@ -283,7 +292,7 @@ func (c *Config) validateProfile(i int, out *profile.Profile, p profile.Profile,
 		for _, v := range []struct{ env, value string }{
 			{profile.EnvPodNamespace, c.PodNamespace}, {profile.EnvPodName, c.PodName}, {profile.EnvServiceAccount, c.ServiceAccount},
 		} {
-			if !tagValue.MatchString(v.value) {
+			if !validTagValue(v.value) {
 				bad("sessionTags", "needs %s to be set to a valid tag value, got %q", v.env, v.value)
 			}
 		}

@@ -65,9 +65,9 @@ var (
 	roleARNPattern = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):role/(?:[\x21-\x7e]{0,510}/)?([\w+=,.@-]{1,64})$`)
 	sessionNameRE  = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 	// Length (2-1224) is checked apart: RE2 caps repeat counts at 1000.
-	externalIDRE   = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
-	regionRE       = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
-	profileNameRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+	externalIDRE  = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
+	regionRE      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+	profileNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
 )
 
 // Accepted forms, quoted in error messages so a denied user knows what to write.

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Tears down the cluster of up.sh and leaves nothing behind: no process, no
+# mount, no network namespace, no bridge, no KUBE-/CNI- iptables chain, no
+# kubepods cgroup, no CLUSTER_DIR. Safe to run at any time, also after a
+# crash or twice in a row. Built images in <repo>/.cache/images stay.
+#
+# Order matters: the controller-manager goes first (else ReplicaSets recreate
+# the pods we delete), pods are deleted while the kubelet runs (so it calls
+# CNI DEL and releases addresses and iptables rules), then the components stop
+# by PID file; whatever survived a crash is killed through its cgroup.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=test/cluster/lib.sh
+. "$here/lib.sh"
+[ "$(id -u)" = 0 ] || { echo "down.sh: must run as root" >&2; exit 1; }
+
+step "stop kube-controller-manager"
+stop_component kube-controller-manager
+
+if [ -x "$KUBECTL" ] && alive kube-apiserver && alive kubelet && alive containerd; then
+  step "delete pods (the kubelet runs CNI DEL)" kubelet
+  kubectl_admin delete pods --all --all-namespaces --grace-period=1 --wait=true --timeout=60s >/dev/null 2>&1 ||
+    echo "  some pods did not go within 60s; killing them below"
+  # host-local keeps one file per leased address: gone means CNI DEL ran.
+  for _ in $(seq 100); do
+    leases=$(find "$IPAM_DIR" -type f -name '[0-9]*' 2>/dev/null | wc -l)
+    [ "$leases" = 0 ] && break
+    sleep 0.2
+  done
+fi
+
+step "stop the components"
+for c in kube-scheduler kube-proxy kubelet kube-apiserver etcd; do stop_component "$c"; done
+
+# kube-proxy removes its own rules best; run it while iptables still has them.
+if [ -x "$K8S_BIN/kube-proxy" ] && iptables -t nat -S KUBE-SERVICES >/dev/null 2>&1; then
+  "$K8S_BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
+fi
+
+if alive containerd; then
+  step "stop containers and containerd" containerd
+  ctr_() { ctr --address "$CONTAINERD_ADDRESS" -n k8s.io "$@"; }
+  for t in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks kill -s SIGKILL "$t" >/dev/null 2>&1 || true; done
+  for t in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks delete -f "$t" >/dev/null 2>&1 || true; done
+  stop_component containerd
+else
+  step "stop containerd"
+  stop_component containerd
+fi
+
+step "kill leftover processes"
+# Container processes of a crashed run: everything in the kubelet's cgroups.
+kill_cgroup_procs() {
+  local f pid n=0
+  for f in /sys/fs/cgroup/*/kubepods/cgroup.procs /sys/fs/cgroup/*/kubepods/**/cgroup.procs \
+    /sys/fs/cgroup/kubepods/cgroup.procs /sys/fs/cgroup/kubepods/**/cgroup.procs; do
+    [ -f "$f" ] || continue
+    while read -r pid; do
+      [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null && n=$((n + 1))
+    done <"$f"
+  done
+  echo "$n"
+}
+shopt -s globstar nullglob
+for _ in 1 2 3 4 5; do [ "$(kill_cgroup_procs)" = 0 ] && break; sleep 0.2; done
+# containerd shims outlive containerd; ours name our socket on their command line.
+for p in /proc/[0-9]*; do
+  cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+  case $cmd in *containerd-shim*"$CONTAINERD_ADDRESS"*) kill -KILL "${p#/proc/}" 2>/dev/null || true ;; esac
+done
+# Every component we started, if a PID file survived.
+for f in "$PIDS"/*.pid; do stop_component "$(basename "$f" .pid)" 5; done
+
+step "unmount"
+# Deepest first: pod volumes, container rootfs, sandbox shm, network namespaces.
+for _ in 1 2 3; do
+  mapfile -t mounts < <(awk -v d="$CLUSTER_DIR/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r | uniq)
+  [ ${#mounts[@]} = 0 ] && break
+  for m in "${mounts[@]}"; do
+    m=$(printf '%b' "$m") # /proc/mounts escapes spaces as \040
+    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+  done
+done
+if awk -v d="$CLUSTER_DIR/" 'index($2, d) == 1 { found = 1 } END { exit !found }' /proc/self/mounts; then
+  echo "  still mounted under $CLUSTER_DIR:" >&2
+  awk -v d="$CLUSTER_DIR/" 'index($2, d) == 1 { print "    " $2 }' /proc/self/mounts >&2
+fi
+
+step "network: bridge and iptables chains"
+ip link delete "$CNI_BRIDGE" 2>/dev/null || true
+# drop_chains CMD: remove the rules that jump to KUBE-*/CNI-* chains from the
+# built-in chains, then flush and delete those chains, in every table.
+drop_chains() {
+  local ipt=$1 table rule chain chains
+  command -v "$ipt" >/dev/null || return 0
+  for table in filter nat mangle raw; do
+    "$ipt" -t "$table" -S >/dev/null 2>&1 || continue
+    while read -r rule; do
+      eval "$ipt -t $table -D ${rule#-A }" 2>/dev/null || true
+    done < <("$ipt" -t "$table" -S | grep -E '^-A [A-Z]+ .*-j (KUBE|CNI)-' | grep -Ev '^-A (KUBE|CNI)-')
+    chains=$("$ipt" -t "$table" -S | awk '$1 == "-N" && $2 ~ /^(KUBE|CNI)-/ { print $2 }')
+    for chain in $chains; do "$ipt" -t "$table" -F "$chain" 2>/dev/null || true; done
+    for chain in $chains; do "$ipt" -t "$table" -X "$chain" 2>/dev/null || true; done
+  done
+}
+drop_chains iptables
+drop_chains ip6tables
+
+step "cgroups and log links"
+# The kubelet's cgroup tree, leaves first; only empty cgroups can go.
+for d in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
+  [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+done
+# The kubelet links container logs from /var/log/containers into podLogsDir.
+if [ -d /var/log/containers ]; then
+  find /var/log/containers -maxdepth 1 -type l -lname "$CLUSTER_DIR/*" -delete
+fi
+
+step "remove $CLUSTER_DIR"
+# --one-file-system: never descend into something still mounted.
+rm -rf --one-file-system "$CLUSTER_DIR" 2>/dev/null ||
+  die "could not remove $CLUSTER_DIR completely (still mounted?)"
+step_done
+echo "cluster down in $(elapsed "$cluster_t0")s"

@@ -30,7 +30,11 @@ if [ -x "$KUBECTL" ] && alive kube-apiserver && alive kubelet && alive container
 fi
 
 step "stop the components"
-for c in kube-scheduler kube-proxy kubelet kube-apiserver etcd; do stop_component "$c"; done
+# The node and the scheduler together, then the API server, then its store.
+for c in kube-scheduler kube-proxy kubelet; do stop_component "$c" & done
+wait
+stop_component kube-apiserver
+stop_component etcd
 
 # kube-proxy removes its own rules best; run it while iptables still has them.
 if [ -x "$K8S_BIN/kube-proxy" ] && iptables -t nat -S KUBE-SERVICES >/dev/null 2>&1; then
@@ -64,9 +68,11 @@ kill_cgroup_procs() {
 shopt -s globstar nullglob
 for _ in 1 2 3 4 5; do [ "$(kill_cgroup_procs)" = 0 ] && break; sleep 0.2; done
 # containerd shims outlive containerd; ours name our socket on their command line.
-for p in /proc/[0-9]*; do
-  cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
-  case $cmd in *containerd-shim*"$CONTAINERD_ADDRESS"*) kill -KILL "${p#/proc/}" 2>/dev/null || true ;; esac
+for f in $(grep -lsF -- "$CONTAINERD_ADDRESS" /proc/[0-9]*/cmdline || true); do
+  if grep -qsF containerd-shim "$f"; then
+    pid=${f#/proc/}
+    kill -KILL "${pid%/cmdline}" 2>/dev/null || true
+  fi
 done
 # Every component we started, if a PID file survived.
 for f in "$PIDS"/*.pid; do stop_component "$(basename "$f" .pid)" 5; done
@@ -93,6 +99,8 @@ ip link delete "$CNI_BRIDGE" 2>/dev/null || true
 drop_chains() {
   local ipt=$1 table rule chain chains
   command -v "$ipt" >/dev/null || return 0
+  # One cheap look first: most runs find nothing left to do here.
+  "$ipt-save" 2>/dev/null | grep -qE '^:(KUBE|CNI)-' || return 0
   for table in filter nat mangle raw; do
     "$ipt" -t "$table" -S >/dev/null 2>&1 || continue
     while read -r rule; do
@@ -109,7 +117,7 @@ drop_chains ip6tables
 step "cgroups and log links"
 # The kubelet's cgroup tree, leaves first; only empty cgroups can go.
 for d in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
-  [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  if [ -d "$d" ]; then find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
 done
 # The kubelet links container logs from /var/log/containers into podLogsDir.
 if [ -d /var/log/containers ]; then

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Settings and helpers shared by up.sh, down.sh and smoke.sh; source it.
 #
 # Everything the cluster writes at run time lives in CLUSTER_DIR:

@@ -101,7 +101,7 @@ sidecar_started=$(k get pod smoke -o jsonpath='{.status.initContainerStatuses[?(
 app_started=$(k get pod smoke -o jsonpath='{.status.containerStatuses[?(@.name=="app")].state.running.startedAt}')
 app_restarts=$(k get pod smoke -o jsonpath='{.status.containerStatuses[?(@.name=="app")].restartCount}')
 echo "  sidecar started $sidecar_started, app started $app_started, app restarts $app_restarts"
-[ -n "$sidecar_started" ] && [ -n "$app_started" ] || fail "container start times missing"
+if [ -z "$sidecar_started" ] || [ -z "$app_started" ]; then fail "container start times missing"; fi
 [ "$app_restarts" = 0 ] || fail "app restarted $app_restarts times: it started before the sidecar was ready"
 # RFC 3339 UTC timestamps of equal length compare as strings.
 [[ ! "$app_started" < "$sidecar_started" ]] || fail "app started ($app_started) before the sidecar ($sidecar_started)"

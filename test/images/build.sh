@@ -17,7 +17,6 @@
 # `ctr images import` silently drops it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 # shellcheck source=test/images/lib.sh
 . "$here/lib.sh"
 
@@ -40,7 +39,10 @@ crane=$(ensure_crane)
 work=$(mktemp -d)
 reg_pid=
 cleanup() {
-  [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null && wait "$reg_pid" 2>/dev/null
+  if [ -n "$reg_pid" ]; then
+    kill "$reg_pid" 2>/dev/null || true
+    wait "$reg_pid" 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT

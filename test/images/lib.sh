@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Helpers shared by the image scripts; source it, don't run it.
 # Expects nothing but bash; paths derive from this file's location.
 

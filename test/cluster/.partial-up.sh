@@ -117,18 +117,26 @@ cert() {
 openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
   -subj "/CN=rolechain-test-ca" -keyout "$PKI/ca.key" -out "$PKI/ca.crt" \
   -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null
+# Independent of each other: generate them in parallel.
+jobs=()
 cert apiserver "/CN=kube-apiserver" serverAuth \
-  "DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost,DNS:$NODE_NAME,IP:127.0.0.1,IP:$NODE_IP,IP:$SERVICE_IP"
-cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" clientAuth
-cert admin "/O=system:masters/CN=kubernetes-admin" clientAuth
-cert controller-manager "/CN=system:kube-controller-manager" clientAuth
-cert scheduler "/CN=system:kube-scheduler" clientAuth
-cert kube-proxy "/CN=system:kube-proxy" clientAuth
-cert kubelet "/O=system:nodes/CN=system:node:$NODE_NAME" clientAuth
-cert kubelet-serving "/O=system:nodes/CN=system:node:$NODE_NAME" serverAuth "DNS:$NODE_NAME,DNS:localhost,IP:$NODE_IP,IP:127.0.0.1"
+  "DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost,DNS:$NODE_NAME,IP:127.0.0.1,IP:$NODE_IP,IP:$SERVICE_IP" &
+jobs+=($!)
+cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" clientAuth & jobs+=($!)
+cert admin "/O=system:masters/CN=kubernetes-admin" clientAuth & jobs+=($!)
+cert controller-manager "/CN=system:kube-controller-manager" clientAuth & jobs+=($!)
+cert scheduler "/CN=system:kube-scheduler" clientAuth & jobs+=($!)
+cert kube-proxy "/CN=system:kube-proxy" clientAuth & jobs+=($!)
+cert kubelet "/O=system:nodes/CN=system:node:$NODE_NAME" clientAuth & jobs+=($!)
+cert kubelet-serving "/O=system:nodes/CN=system:node:$NODE_NAME" serverAuth "DNS:$NODE_NAME,DNS:localhost,IP:$NODE_IP,IP:127.0.0.1" &
+jobs+=($!)
 # Service-account tokens: RSA, which every STS implementation accepts (RS256).
-openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
-openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
+{
+  openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
+} &
+jobs+=($!)
+for j in "${jobs[@]}"; do wait "$j" || die "openssl failed"; done
 chmod 0600 "$PKI"/*.key
 
 kubeconfig() { # kubeconfig NAME CERT: a kubeconfig authenticating with pki/CERT.{crt,key}

@@ -36,11 +36,6 @@ wait
 stop_component kube-apiserver
 stop_component etcd
 
-# kube-proxy removes its own rules best; run it while iptables still has them.
-if [ -x "$K8S_BIN/kube-proxy" ] && iptables -t nat -S KUBE-SERVICES >/dev/null 2>&1; then
-  "$K8S_BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
-fi
-
 if alive containerd; then
   step "stop containers and containerd" containerd
   ctr_() { ctr --address "$CONTAINERD_ADDRESS" -n k8s.io "$@"; }
@@ -94,22 +89,31 @@ fi
 
 step "network: bridge and iptables chains"
 ip link delete "$CNI_BRIDGE" 2>/dev/null || true
-# drop_chains CMD: remove the rules that jump to KUBE-*/CNI-* chains from the
-# built-in chains, then flush and delete those chains, in every table.
+# drop_chains FAMILY (iptables|ip6tables): remove the rules that jump to
+# KUBE-*/CNI-* chains from the other chains, then flush and delete those
+# chains, one iptables-restore per table (one call per rule is slow).
 drop_chains() {
-  local ipt=$1 table rule chain chains
-  command -v "$ipt" >/dev/null || return 0
-  # One cheap look first: most runs find nothing left to do here.
-  "$ipt-save" 2>/dev/null | grep -qE '^:(KUBE|CNI)-' || return 0
+  local ipt=$1 table script
+  command -v "$ipt-restore" >/dev/null || return 0
+  script=$(mktemp)
   for table in filter nat mangle raw; do
-    "$ipt" -t "$table" -S >/dev/null 2>&1 || continue
-    while read -r rule; do
-      eval "$ipt -t $table -D ${rule#-A }" 2>/dev/null || true
-    done < <("$ipt" -t "$table" -S | grep -E '^-A [A-Z]+ .*-j (KUBE|CNI)-' | grep -Ev '^-A (KUBE|CNI)-')
-    chains=$("$ipt" -t "$table" -S | awk '$1 == "-N" && $2 ~ /^(KUBE|CNI)-/ { print $2 }')
-    for chain in $chains; do "$ipt" -t "$table" -F "$chain" 2>/dev/null || true; done
-    for chain in $chains; do "$ipt" -t "$table" -X "$chain" 2>/dev/null || true; done
+    "$ipt" -t "$table" -S 2>/dev/null | awk -v t="$table" '
+      $1 == "-N" && $2 ~ /^(KUBE|CNI)-/ { chains[++n] = $2; next }
+      $1 == "-A" && $2 !~ /^(KUBE|CNI)-/ && / -j (KUBE|CNI)-/ { sub(/^-A /, "-D "); rules[++m] = $0 }
+      END {
+        if (n + m == 0) exit
+        print "*" t
+        for (i = 1; i <= m; i++) print rules[i]
+        for (i = 1; i <= n; i++) print "-F " chains[i]
+        for (i = 1; i <= n; i++) print "-X " chains[i]
+        print "COMMIT"
+      }' >"$script" || true
+    if [ -s "$script" ]; then
+      "$ipt-restore" --noflush <"$script" ||
+        echo "  $ipt-restore could not remove every KUBE-/CNI- rule from table $table" >&2
+    fi
   done
+  rm -f "$script"
 }
 drop_chains iptables
 drop_chains ip6tables
@@ -123,6 +127,13 @@ done
 if [ -d /var/log/containers ]; then
   find /var/log/containers -maxdepth 1 -type l -lname "$CLUSTER_DIR/*" -delete
 fi
+# Paths compiled into the kubelet, libcni and the containerd shim: remove
+# what they created, and the directories once empty.
+rm -f /var/lib/kubelet/device-plugins/kubelet.sock
+for d in /var/lib/kubelet/device-plugins /var/lib/kubelet /var/lib/cni/results /var/lib/cni \
+  /run/containerd/s /run/containerd/runc/k8s.io /run/containerd/runc /run/containerd /var/log/containers; do
+  rmdir "$d" 2>/dev/null || true
+done
 
 step "remove $CLUSTER_DIR"
 # --one-file-system: never descend into something still mounted.

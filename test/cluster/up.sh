@@ -203,6 +203,7 @@ state = "$CONTAINERD_DIR/state"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         # PID 1 is not systemd: cgroupfs, like the kubelet.
         SystemdCgroup = false
+        Root = "$CONTAINERD_DIR/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "$CNI_BIN_DIR"
     conf_dir = "$CLUSTER_DIR/cni/net.d"
@@ -271,7 +272,8 @@ start_bg kube-controller-manager "$K8S_BIN/kube-controller-manager" \
   --root-ca-file="$PKI/ca.crt" \
   --service-account-private-key-file="$PKI/sa.key" \
   --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
-  --cluster-name=rolechain
+  --cluster-name=rolechain \
+  --flex-volume-plugin-dir="$CLUSTER_DIR/kcm-volume-plugins"
 start_bg kube-scheduler "$K8S_BIN/kube-scheduler" \
   --kubeconfig="$KCFG/scheduler.kubeconfig" \
   --authentication-kubeconfig="$KCFG/scheduler.kubeconfig" \

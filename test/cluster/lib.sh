@@ -94,12 +94,21 @@ pid_of() {
   local f=$PIDS/$1.pid pid exe
   [ -f "$f" ] || return 1
   pid=$(cat "$f")
-  [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1
+  [ -n "$pid" ] && running "$pid" || return 1
   exe=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n 1)
   case $exe in */"$1" | "$1") echo "$pid" ;; *) return 1 ;; esac
 }
 
 alive() { pid_of "$1" >/dev/null; }
+
+# running PID: the process exists and is not a zombie. Our components are
+# orphans once up.sh exits, and this machine's PID 1 may reap them late.
+running() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
 
 # stop_component NAME [TIMEOUT] sends SIGTERM, then SIGKILL after TIMEOUT
 # seconds (default 10), and removes the PID file.
@@ -108,10 +117,10 @@ stop_component() {
   if pid=$(pid_of "$name"); then
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < timeout * 10; i++)); do
-      [ -d "/proc/$pid" ] || break
+      running "$pid" || break
       sleep 0.1
     done
-    if [ -d "/proc/$pid" ]; then
+    if running "$pid"; then
       echo "  $name did not exit on SIGTERM within ${timeout}s; SIGKILL" >&2
       kill -KILL "$pid" 2>/dev/null || true
       sleep 0.2

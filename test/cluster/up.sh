@@ -102,20 +102,15 @@ mkdir -p "$CLUSTER_DIR" "$PKI" "$KCFG" "$LOGS" "$PIDS"
 
 # --- 3. certificates and kubeconfigs -----------------------------------------
 step "certificates and kubeconfigs"
-ca_cnf() { # the extensions of a leaf certificate
-  printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n'
-  printf 'extendedKeyUsage=%s\n' "$1"
-  [ -n "${2:-}" ] && printf 'subjectAltName=%s\n' "$2"
-  return 0
-}
-# cert NAME SUBJECT EKU [SANS]: an ECDSA P-256 key and a certificate signed by the CA.
+# cert NAME SUBJECT EKU [SANS]: an ECDSA P-256 key and a certificate signed
+# by the CA, in one openssl call (OpenSSL 3: req -x509 -CA).
 cert() {
   local name=$1 subj=$2 eku=$3 sans=${4:-}
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "$subj" \
-    -keyout "$PKI/$name.key" -out "$PKI/$name.csr" 2>/dev/null
-  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -set_serial "0x$(openssl rand -hex 16)" \
-    -days 3650 -extfile <(ca_cnf "$eku" "$sans") -out "$PKI/$name.crt" 2>/dev/null
-  rm -f "$PKI/$name.csr"
+  openssl req -x509 -new -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -days 3650 \
+    -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "$subj" \
+    -keyout "$PKI/$name.key" -out "$PKI/$name.crt" \
+    -addext "basicConstraints=critical,CA:FALSE" -addext "keyUsage=critical,digitalSignature,keyEncipherment" \
+    -addext "extendedKeyUsage=$eku" ${sans:+-addext "subjectAltName=$sans"} 2>/dev/null
 }
 openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
   -subj "/CN=rolechain-test-ca" -keyout "$PKI/ca.key" -out "$PKI/ca.crt" \

@@ -130,6 +130,19 @@ fi
 # Paths compiled into the kubelet, libcni and the containerd shim: remove
 # what they created, and the directories once empty.
 rm -f /var/lib/kubelet/device-plugins/kubelet.sock
+# libcni caches each ADD result until DEL, which a crash skips: ours are the
+# results of our network and the loopback results of the same sandboxes.
+for f in /var/lib/cni/results/"$CNI_NETWORK"-*-eth0; do
+  id=${f#/var/lib/cni/results/"$CNI_NETWORK"-}
+  rm -f "$f" "/var/lib/cni/results/cni-loopback-${id%-eth0}-lo"
+done
+# Sockets of shims killed above: nothing listens on them any more.
+if [ -d /run/containerd/s ]; then
+  listening=$(ss -Hxl 2>/dev/null | awk '{ print $5 }')
+  for f in /run/containerd/s/*; do
+    grep -qxF "$f" <<<"$listening" || rm -f "$f"
+  done
+fi
 for d in /var/lib/kubelet/device-plugins /var/lib/kubelet /var/lib/cni/results /var/lib/cni \
   /run/containerd/s /run/containerd/runc/k8s.io /run/containerd/runc /run/containerd /var/log/containers; do
   rmdir "$d" 2>/dev/null || true

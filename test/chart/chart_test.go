@@ -522,3 +522,50 @@ func deref[T any](p *T) any {
 	}
 	return *p
 }
+
+// Under another release name and namespace, every name the webhook is told
+// on its command line is the name of the object the chart rendered, so the
+// self-managed certificate code patches the right configuration and Secret.
+func TestFlagsNameTheObjectsOfTheRelease(t *testing.T) {
+	for _, mode := range []string{"self-managed", "cert-manager"} {
+		t.Run(mode, func(t *testing.T) {
+			r, err := RenderRelease("prod", "platform", map[string]any{"certs": map[string]any{"mode": mode}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const fullname = "prod-rolechain"
+			d := r.Find("Deployment", fullname)
+			if d == nil {
+				t.Fatalf("no Deployment %s", fullname)
+			}
+			a := args(t, d.Typed.(*appsv1.Deployment))
+			if r.Find("MutatingWebhookConfiguration", a["--webhook-config-name"]) == nil {
+				t.Errorf("--webhook-config-name=%s names no rendered configuration", a["--webhook-config-name"])
+			}
+			if r.Find("Service", a["--service-name"]) == nil || a["--service-namespace"] != "platform" {
+				t.Errorf("--service-name=%s --service-namespace=%s name no rendered Service", a["--service-name"], a["--service-namespace"])
+			}
+			svc := r.Find("MutatingWebhookConfiguration", fullname).Typed.(*admissionv1.MutatingWebhookConfiguration).Webhooks[0].ClientConfig.Service
+			if svc.Name != a["--service-name"] || svc.Namespace != a["--service-namespace"] {
+				t.Errorf("the API server calls %s/%s, the webhook serves as %s/%s", svc.Namespace, svc.Name, a["--service-namespace"], a["--service-name"])
+			}
+			if !strings.Contains(a["--excluded-namespaces"], "platform") {
+				t.Errorf("--excluded-namespaces=%s lacks the release namespace", a["--excluded-namespaces"])
+			}
+			if mode == "self-managed" {
+				role := r.Find("Role", fullname+"-certs").Typed.(*rbacv1.Role)
+				if !slices.Equal(role.Rules[0].ResourceNames, []string{a["--cert-secret-name"]}) {
+					t.Errorf("Role scoped to %v, webhook told --cert-secret-name=%s", role.Rules[0].ResourceNames, a["--cert-secret-name"])
+				}
+			} else {
+				cert := r.Find("Certificate", fullname).Typed.(*certmanagerv1.Certificate)
+				if !slices.Contains(cert.Spec.DNSNames, fullname+".platform.svc") {
+					t.Errorf("Certificate dnsNames %v lack %s.platform.svc", cert.Spec.DNSNames, fullname)
+				}
+			}
+			if !strings.Contains(r.Notes, "platform") {
+				t.Error("NOTES do not name the release namespace")
+			}
+		})
+	}
+}

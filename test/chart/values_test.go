@@ -41,7 +41,7 @@ func TestChartSetsEveryWebhookFlagAndNoOther(t *testing.T) {
 		"--default-audience":          "sts.amazonaws.com",
 		"--default-token-expiration":  "3600s",
 		"--sidecar-cpu-request":       "10m",
-		"--sidecar-memory-request":    "32Mi",
+		"--sidecar-memory-request":    "16Mi",
 		"--sidecar-memory-limit":      "64Mi",
 		"--excluded-namespaces":       "kube-system," + Namespace,
 		"--cert-mode":                 "self-managed",

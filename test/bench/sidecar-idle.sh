@@ -13,7 +13,9 @@
 # 2 min. STRACE=1 records the window's syscalls to show which thread woke.
 #
 # Env: IDLE_SECONDS (default 130: spans one forced GC, which Go runs every
-# 2 min), GOGC / GOMEMLIMIT / GOMAXPROCS are passed through to the sidecar.
+# 2 min), GOGC / GOMEMLIMIT / GOMAXPROCS are passed through to the sidecar,
+# TAGS are build tags (rolechain_nodefaultchain: the in-pod build without
+# the SDK default chain).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 IDLE_SECONDS=${IDLE_SECONDS:-130}
@@ -27,7 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-CGO_ENABLED=0 go build -trimpath -o "$work/rolechain-sidecar" ./cmd/sidecar
+CGO_ENABLED=0 go build -trimpath ${TAGS:+-tags "$TAGS"} -o "$work/rolechain-sidecar" ./cmd/sidecar
 go build -o "$work/ststest" ./internal/ststest/cmd/ststest
 echo "binary size: $(( $(stat -c %s "$work/rolechain-sidecar") / 1024 )) KiB"
 
@@ -88,6 +90,7 @@ VmRSS after idle:      $rss1 KiB   (RssAnon $anon KiB, RssFile $file KiB, VmHWM 
 idle window:           ${window%.*} s (refreshes logged in total: $refreshes)
 context switches:      $(( cs1 - cs0 )) over the window, all threads
 SIGTERM:               exit $code after $stop_ms ms
+build tags:            ${TAGS:-none}
 env:                   GOGC=${GOGC:-} GOMEMLIMIT=${GOMEMLIMIT:-} GOMAXPROCS=${GOMAXPROCS:-}
 REPORT
 if [ -s "$work/strace.out" ]; then

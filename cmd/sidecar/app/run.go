@@ -13,7 +13,6 @@ import (
 	"time"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -59,11 +58,11 @@ func newChains(ctx context.Context, cfg *options.Config, profiles []profile.Prof
 	case options.SourceStatic:
 		src = chain.Static{Dir: cfg.StaticCredentialsDir}
 	case options.SourceDefaultChain:
-		awsCfg, err := config.LoadDefaultConfig(ctx)
+		p, err := loadDefaultChain(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("--source default-chain: loading the AWS SDK configuration: %w", err)
+			return nil, fmt.Errorf("--source default-chain: %w", err)
 		}
-		src = chain.AWSProvider{Provider: awsCfg.Credentials}
+		src = chain.AWSProvider{Provider: p}
 	}
 	client := &http.Client{Transport: stsHTTPClient().GetTransport()}
 	chains := make([]*chain.Chain, len(profiles))

@@ -161,6 +161,7 @@ func TestNextRefreshIsNearHalfLifeAndNeverWithinFiveMinutesOfExpiry(t *testing.T
 		{15 * time.Minute, 0.999, 8 * time.Minute, 8*time.Minute + 15*time.Second},
 		{12 * time.Hour, 0.5, 6 * time.Hour, 6 * time.Hour},
 		{8 * time.Minute, 0.9, 4 * time.Minute, 4 * time.Minute}, // shorter than STS issues: half-life
+		{-time.Hour, 0.5, time.Minute, time.Minute},              // expired on arrival: no busy loop
 	} {
 		got := refresh.NextRefresh(now, now.Add(tc.life), tc.r).Sub(now)
 		if got < tc.min || got > tc.max {

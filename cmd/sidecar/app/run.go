@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -142,6 +143,10 @@ func runLoops(ctx context.Context, cfg *options.Config, profiles []profile.Profi
 	for i, p := range profiles {
 		names[i] = p.Name
 		named[i] = output.Named{Profile: p.Name, Region: p.Region}
+	}
+	// In a pod the directory is an emptyDir; outside one, create it.
+	if err := os.MkdirAll(cfg.OutputDir, 0o755); err != nil {
+		return fmt.Errorf("--output-dir: %w", err)
 	}
 	dir := output.NewDir(cfg.OutputDir, cfg.FilePerm(), cfg.FileGroup, named)
 	if err := dir.WriteConfig(); err != nil {

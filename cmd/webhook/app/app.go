@@ -1,0 +1,137 @@
+// Package app wires the webhook's flags to its parts: the command line,
+// the controller-runtime manager, the admission handler, health checks and,
+// in self-managed mode, the certificate manager.
+package app
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/rolechain/rolechain/internal/version"
+	"github.com/rolechain/rolechain/webhook/certs"
+	"github.com/rolechain/rolechain/webhook/metrics"
+	"github.com/rolechain/rolechain/webhook/options"
+	"github.com/rolechain/rolechain/webhook/server"
+)
+
+// NewCommand returns the rolechain-webhook command. run is called with the
+// validated options; tests pass their own to check flag handling without
+// starting a server.
+func NewCommand(run func(context.Context, *options.Options) error) *cobra.Command {
+	o := options.New()
+	zapOpts := zap.Options{}
+	cmd := &cobra.Command{
+		Use:           "rolechain-webhook",
+		Short:         "Mutating admission webhook that injects the rolechain sidecar into annotated pods",
+		Version:       version.Version,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), err)
+				return err
+			}
+			ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+			err := run(cmd.Context(), o)
+			if err != nil {
+				ctrl.Log.Error(err, "rolechain-webhook stopped")
+			}
+			return err
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	logFlags := flag.NewFlagSet("log", flag.ContinueOnError)
+	zapOpts.BindFlags(logFlags)
+	cmd.Flags().AddGoFlagSet(logFlags)
+	return cmd
+}
+
+// Run serves the webhook until ctx ends.
+func Run(ctx context.Context, o *options.Options) error {
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("loading the kubeconfig: %w", err)
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 Scheme(),
+		Metrics:                metricsserver.Options{BindAddress: o.MetricsBindAddress},
+		HealthProbeBindAddress: o.HealthProbeBindAddress,
+		WebhookServer:          webhook.NewServer(webhook.Options{Port: o.Port, CertDir: o.CertDir}),
+	})
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+	if err := Setup(ctx, mgr, o, metrics.New(ctrlmetrics.Registry), nil); err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}
+
+// Scheme is the scheme the webhook's clients use.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		panic(err) // a programming error: the built-in types always register
+	}
+	return s
+}
+
+// Setup registers the admission handler, the health checks and (in
+// self-managed mode) the certificate manager with mgr. In self-managed mode
+// it writes the serving certificate before it returns, since the webhook
+// server loads it when the manager starts. extraHosts are added to the
+// self-managed certificate's names (tests reach the server by IP).
+func Setup(ctx context.Context, mgr manager.Manager, o *options.Options, m *metrics.Metrics, extraHosts []string) error {
+	if o.CertMode == options.CertModeSelfManaged {
+		direct, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme()})
+		if err != nil {
+			return fmt.Errorf("creating a client: %w", err)
+		}
+		cm := &certs.Manager{
+			Client:            direct,
+			Namespace:         o.ServiceNamespace,
+			SecretName:        o.CertSecretName,
+			WebhookConfigName: o.WebhookConfigName,
+			Hosts:             append(certs.ServiceHosts(o.ServiceName, o.ServiceNamespace), extraHosts...),
+			CertDir:           o.CertDir,
+			Log:               mgr.GetLogger().WithName("certs"),
+		}
+		if err := cm.Ensure(ctx); err != nil {
+			return fmt.Errorf("self-managed certificate: %w", err)
+		}
+		if err := mgr.Add(cm); err != nil {
+			return err
+		}
+	}
+	h := &server.Handler{
+		Cache:              mgr.GetClient(),
+		API:                mgr.GetAPIReader(),
+		Decoder:            admission.NewDecoder(mgr.GetScheme()),
+		Defaults:           o.Defaults(),
+		Injector:           o.Injector(),
+		ExcludedNamespaces: o.ExcludedNamespaces,
+		Metrics:            m,
+	}
+	mgr.GetWebhookServer().Register(server.Path, &webhook.Admission{Handler: h})
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	// Ready once the TLS server listens: before that the API server's calls
+	// would fail and, with failurePolicy: Fail, so would pod creation.
+	return mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker())
+}

@@ -1,0 +1,141 @@
+// Package annotations is the public annotation contract of the rolechain
+// webhook: the keys a pod uses to ask for AWS credentials, their defaults and
+// bounds, and Parse, which turns a pod's annotations (and its
+// ServiceAccount's) into one typed, validated Config before any pod is
+// touched. Every key, its default and its bounds are declared in this file.
+package annotations
+
+// Prefix starts every rolechain annotation key.
+const Prefix = "rolechain.dev/"
+
+// Keys a pod sets. Keys marked "per profile" also exist suffixed with
+// ".<profile>" (for example rolechain.dev/role-arn.reports) to add further
+// named profiles to the same pod; the others are pod-wide.
+const (
+	// RoleARN opts the pod in. Value: the IAM role ARN whose credentials the
+	// pod receives (the target, last hop of the chain). Per profile.
+	// Form: arn:<aws|aws-cn|aws-us-gov>:iam::<12 digits>:role/[<path>/]<name>.
+	RoleARN = Prefix + "role-arn"
+
+	// WebIdentityRoleARN is the first hop, assumed with
+	// AssumeRoleWithWebIdentity. Default: the ServiceAccount's
+	// eks.amazonaws.com/role-arn (IRSA); without either, the first role of
+	// the chain (a via role or the target) is assumed with the web identity.
+	// Per profile; an extra profile without it inherits the main profile's.
+	WebIdentityRoleARN = Prefix + "web-identity-role-arn"
+
+	// ViaRoleARNs is a comma-separated list of intermediate roles assumed in
+	// order between the first hop and the target. Per profile. Max MaxHops-2.
+	ViaRoleARNs = Prefix + "via-role-arns"
+
+	// ExternalID is sent as sts:ExternalId on every AssumeRole hop.
+	// Bounds: 2–1224 characters of [\w+=,.@:/-]. Per profile.
+	ExternalID = Prefix + "external-id"
+
+	// SessionName is the RoleSessionName of every hop. Default: derived by
+	// the sidecar from the pod's namespace and name. Bounds: 2–64
+	// characters of [\w+=,.@-]. Per profile.
+	SessionName = Prefix + "session-name"
+
+	// SessionDuration is the session duration of every hop, in seconds
+	// ("1800") or as a Go duration ("30m"). Default 3600 s. Bounds:
+	// 900–43200 s; at most 3600 s when the chain has more than one hop,
+	// because STS caps sessions reached by role chaining at one hour.
+	// Per profile.
+	SessionDuration = Prefix + "session-duration"
+
+	// Region is the AWS region: regional STS endpoint, the config file and,
+	// for the main profile, AWS_REGION/AWS_DEFAULT_REGION in the app.
+	// Default: --default-region. Form: like us-east-1. Per profile; an extra
+	// profile without it inherits the main profile's.
+	Region = Prefix + "region"
+
+	// STSEndpoint overrides the STS endpoint URL. Form: an absolute http(s)
+	// URL with a host and no query or fragment. Per profile; an extra
+	// profile without it inherits the main profile's.
+	STSEndpoint = Prefix + "sts-endpoint"
+
+	// SessionTags, "true" or "false", tags every hop with the pod's
+	// namespace, name and ServiceAccount (needs sts:TagSession). Default
+	// false. Per profile; an extra profile without it inherits the main's.
+	SessionTags = Prefix + "session-tags"
+
+	// Audience is the audience of the projected ServiceAccount token.
+	// Default: --default-audience (sts.amazonaws.com).
+	Audience = Prefix + "audience"
+
+	// TokenExpiration is the projected token's expirationSeconds, in
+	// seconds or as a Go duration. Default: --default-token-expiration
+	// (3600 s). Bounds: 600 s (the kubelet's minimum) to 2^32-1 s.
+	TokenExpiration = Prefix + "token-expiration"
+
+	// Profile names the main profile's section in the credentials and
+	// config files. Default "default". Form: 1–63 characters of
+	// [A-Za-z0-9_.-] starting with a letter or digit (it must fit in an
+	// annotation key as a suffix).
+	Profile = Prefix + "profile"
+
+	// SkipContainers is a comma-separated list of container or init
+	// container names that get neither the credentials mount nor the env.
+	SkipContainers = Prefix + "skip-containers"
+
+	// CredentialsEndpoint, "true" or "false", makes the sidecar serve the
+	// container-credentials endpoint and points the app's SDK at it instead
+	// of at the credentials file. Default false.
+	CredentialsEndpoint = Prefix + "credentials-endpoint"
+
+	// SidecarCPURequest, SidecarMemoryRequest and SidecarMemoryLimit
+	// override the sidecar's resources. Defaults: --sidecar-cpu-request,
+	// --sidecar-memory-request, --sidecar-memory-limit. Form: a Kubernetes
+	// quantity; a request must not exceed its limit.
+	SidecarCPURequest    = Prefix + "sidecar-cpu-request"
+	SidecarMemoryRequest = Prefix + "sidecar-memory-request"
+	SidecarMemoryLimit   = Prefix + "sidecar-memory-limit"
+
+	// Status is written by the webhook, never read as input: what it
+	// injected and which user-set env variables it kept.
+	Status = Prefix + "status"
+
+	// IRSARoleARN is the ServiceAccount annotation of EKS IAM Roles for
+	// Service Accounts, used as the first hop when the pod names none.
+	IRSARoleARN = "eks.amazonaws.com/role-arn"
+)
+
+// Bounds and defaults that are not in sidecar/profile.
+const (
+	// DefaultProfileName is the main profile's name when Profile is unset.
+	DefaultProfileName = "default"
+	// MinTokenExpirationSeconds is the kubelet's minimum for a projected token.
+	MinTokenExpirationSeconds = 600
+	// MaxTokenExpirationSeconds is the API's bound (expirationSeconds < 2^32).
+	MaxTokenExpirationSeconds = 1<<32 - 1
+	// MaxHops bounds a chain (web identity hop + via roles + target). STS
+	// has no such limit; it keeps a typo from making a pod wait on a long
+	// chain of failing calls and keeps ROLECHAIN_PROFILES small.
+	MaxHops = 10
+	// MaxProfiles bounds the number of profiles in one pod, for the same reason.
+	MaxProfiles = 20
+)
+
+// perProfileKeys are the keys that may be suffixed with ".<profile>".
+var perProfileKeys = []string{
+	RoleARN, WebIdentityRoleARN, ViaRoleARNs, ExternalID, SessionName,
+	SessionDuration, Region, STSEndpoint, SessionTags,
+}
+
+// podKeys are the keys that apply to the whole pod and take no suffix.
+var podKeys = []string{
+	Audience, TokenExpiration, Profile, SkipContainers, CredentialsEndpoint,
+	SidecarCPURequest, SidecarMemoryRequest, SidecarMemoryLimit, Status,
+}
+
+// Keys returns every key Parse accepts without a suffix, for documentation
+// and tests.
+func Keys() []string {
+	return append(append([]string{}, perProfileKeys...), podKeys...)
+}
+
+// PerProfileKeys returns the keys that may also be suffixed ".<profile>".
+func PerProfileKeys() []string {
+	return append([]string{}, perProfileKeys...)
+}

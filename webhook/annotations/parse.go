@@ -1,0 +1,522 @@
+package annotations
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/rolechain/rolechain/sidecar/profile"
+)
+
+// Defaults are the operator's settings (webhook flags) that apply when a pod
+// does not set the matching annotation. They never get written into the
+// pod's annotations, so defaults and user input stay distinguishable.
+type Defaults struct {
+	// Region is the region of every profile that names none; "" leaves the
+	// region unset.
+	Region string
+	// Audience is the projected token's audience.
+	Audience string
+	// TokenExpirationSeconds is the projected token's lifetime.
+	TokenExpirationSeconds int64
+	// CPURequest, MemoryRequest and MemoryLimit are the sidecar's resources;
+	// a zero quantity leaves that resource unset.
+	CPURequest, MemoryRequest, MemoryLimit resource.Quantity
+}
+
+// Config is everything the injection needs, typed and validated.
+type Config struct {
+	// Profiles holds the main profile first, then the extra profiles in
+	// name order. Each is ready to be encoded for the sidecar.
+	Profiles []profile.Profile
+	// Audience and TokenExpirationSeconds configure the projected token.
+	Audience               string
+	TokenExpirationSeconds int64
+	// SkipContainers are the containers that get neither mount nor env,
+	// sorted and without duplicates.
+	SkipContainers []string
+	// CredentialsEndpoint selects the container-credentials endpoint mode.
+	CredentialsEndpoint bool
+	// Resources are the sidecar's requests and limits.
+	Resources corev1.ResourceRequirements
+}
+
+// Main returns the main profile: the one the app's SDK uses by default.
+func (c Config) Main() profile.Profile { return c.Profiles[0] }
+
+// Requested reports whether the pod opted in: it carries RoleARN.
+func Requested(pod *corev1.Pod) bool {
+	_, ok := pod.Annotations[RoleARN]
+	return ok
+}
+
+var (
+	// Role ARN: partition, 12-digit account, optional path, role name
+	// (IAM: name [\w+=,.@-]{1,64}; path "/" or "/…/" of printable ASCII, ≤512).
+	roleARNPattern = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):role/(?:[\x21-\x7e]{0,510}/)?([\w+=,.@-]{1,64})$`)
+	sessionNameRE  = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+	// Length (2-1224) is checked apart: RE2 caps repeat counts at 1000.
+	externalIDRE  = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
+	regionRE      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+	profileNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+)
+
+// Accepted forms, quoted in error messages so a denied user knows what to write.
+const (
+	roleARNForm     = "must be an IAM role ARN: arn:<aws|aws-cn|aws-us-gov>:iam::<12-digit account>:role/[<path>/]<name>, name of 1-64 characters of [A-Za-z0-9_+=,.@-]"
+	durationForm    = "must be whole seconds (\"3600\") or a Go duration (\"1h\")"
+	boolForm        = "must be \"true\" or \"false\""
+	profileNameForm = "must be 1-63 characters of [A-Za-z0-9_.-] starting with a letter or digit"
+)
+
+// annotationPath roots a field path at the pod annotation key.
+func annotationPath(key string) *field.Path {
+	return field.NewPath("metadata", "annotations").Key(key)
+}
+
+// Parse reads the pod's rolechain annotations (and the IRSA annotation of
+// its ServiceAccount, which may be nil) into a Config. It returns every
+// problem at once: errors, each rooted at metadata.annotations[<key>], make
+// the pod invalid; warnings are returned to the user but do not stop it.
+// Parse expects Requested(pod); without RoleARN it reports it as required.
+func Parse(pod *corev1.Pod, sa *corev1.ServiceAccount, d Defaults) (Config, field.ErrorList, []string) {
+	p := parser{pod: pod, sa: sa, d: d, ann: pod.Annotations}
+	cfg := p.parse()
+	return cfg, p.errs, p.warnings
+}
+
+type parser struct {
+	pod      *corev1.Pod
+	sa       *corev1.ServiceAccount
+	d        Defaults
+	ann      map[string]string
+	errs     field.ErrorList
+	warnings []string
+}
+
+func (p *parser) invalid(key, value, detail string) {
+	p.errs = append(p.errs, field.Invalid(annotationPath(key), value, detail))
+}
+
+func (p *parser) warn(format string, args ...any) {
+	p.warnings = append(p.warnings, fmt.Sprintf(format, args...))
+}
+
+func (p *parser) parse() Config {
+	cfg := Config{Audience: p.d.Audience, TokenExpirationSeconds: p.d.TokenExpirationSeconds}
+
+	// Sort every rolechain key into the pod-wide ones and the per-profile
+	// groups (suffix "" is the main profile). Unknown keys are errors: a
+	// typo such as rolechain.dev/regoin must not silently drop a setting.
+	groups := map[string]map[string]string{}
+	keys := make([]string, 0, len(p.ann))
+	for k := range p.ann {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, key := range keys {
+		if !strings.HasPrefix(key, Prefix) {
+			continue
+		}
+		value := p.ann[key]
+		if slices.Contains(podKeys, key) {
+			continue
+		}
+		name, suffix, dotted := strings.Cut(strings.TrimPrefix(key, Prefix), ".")
+		base := Prefix + name
+		if dotted && suffix == "" {
+			p.invalid(key, value, "has an empty profile name after the dot; use <key>.<profile>")
+			continue
+		}
+		if slices.Contains(perProfileKeys, base) {
+			if groups[suffix] == nil {
+				groups[suffix] = map[string]string{}
+			}
+			groups[suffix][base] = value
+			continue
+		}
+		p.invalid(key, value, "is not a rolechain annotation: the keys are "+keyList())
+	}
+
+	mainName := DefaultProfileName
+	if v, ok := p.ann[Profile]; ok {
+		if !profileNameRE.MatchString(v) {
+			p.invalid(Profile, v, profileNameForm)
+		} else {
+			mainName = v
+		}
+	}
+
+	main := groups[""]
+	if main == nil {
+		main = map[string]string{}
+	}
+	if _, ok := main[RoleARN]; !ok {
+		p.errs = append(p.errs, field.Required(annotationPath(RoleARN), "the pod's target role: "+roleARNForm))
+	}
+	cfg.Profiles = append(cfg.Profiles, p.profile(mainName, "", main, nil))
+
+	extras := make([]string, 0, len(groups))
+	for suffix := range groups {
+		if suffix != "" {
+			extras = append(extras, suffix)
+		}
+	}
+	slices.Sort(extras)
+	if len(extras)+1 > MaxProfiles {
+		p.invalid(RoleARN+"."+extras[0], p.ann[RoleARN+"."+extras[0]], fmt.Sprintf("a pod may have at most %d profiles, this one has %d", MaxProfiles, len(extras)+1))
+	}
+	for _, name := range extras {
+		g := groups[name]
+		roleKey := RoleARN + "." + name
+		if !profileNameRE.MatchString(name) {
+			for _, base := range sortedKeys(g) {
+				p.invalid(base+"."+name, g[base], "profile name \""+name+"\" after the dot "+profileNameForm)
+			}
+			continue
+		}
+		if name == mainName {
+			p.invalid(roleKey, g[RoleARN], fmt.Sprintf("profile %q is the main profile (%s); give the extra profile another name", name, Profile))
+			continue
+		}
+		if _, ok := g[RoleARN]; !ok {
+			for _, base := range sortedKeys(g) {
+				p.invalid(base+"."+name, g[base], fmt.Sprintf("profile %q has no %s; set it or remove this annotation", name, roleKey))
+			}
+			continue
+		}
+		cfg.Profiles = append(cfg.Profiles, p.profile(name, "."+name, g, main))
+	}
+
+	if v, ok := p.ann[Audience]; ok {
+		if v == "" || strings.TrimSpace(v) != v || len(v) > 253 {
+			p.invalid(Audience, v, "must be a non-empty audience of at most 253 characters without surrounding spaces")
+		} else {
+			cfg.Audience = v
+		}
+	}
+	if v, ok := p.ann[TokenExpiration]; ok {
+		if s, ok := p.seconds(TokenExpiration, v, MinTokenExpirationSeconds, MaxTokenExpirationSeconds); ok {
+			cfg.TokenExpirationSeconds = s
+		}
+	}
+	if v, ok := p.ann[CredentialsEndpoint]; ok {
+		cfg.CredentialsEndpoint = p.boolean(CredentialsEndpoint, v)
+		if cfg.CredentialsEndpoint && p.pod.Spec.HostNetwork {
+			p.warn("%s: the pod uses the host network, so the credentials endpoint listens on the node's 127.0.0.1:%d; a second such pod on the node cannot start its sidecar",
+				CredentialsEndpoint, profile.DefaultCredentialsEndpointPort)
+		}
+	}
+	if v, ok := p.ann[SkipContainers]; ok {
+		cfg.SkipContainers = p.skipContainers(v)
+	}
+	cfg.Resources = p.resources()
+	return cfg
+}
+
+// profile builds one profile from its group of annotations; suffix is
+// "" for the main profile or ".<name>". inherit is the main profile's group
+// for extra profiles (nil for the main one): region, STS endpoint, session
+// tags and the web-identity role carry over, because they describe the
+// cluster and its first hop rather than the target.
+func (p *parser) profile(name, suffix string, g, inherit map[string]string) profile.Profile {
+	key := func(base string) string { return base + suffix }
+	get := func(base string, inherits bool) (string, string, bool) {
+		if v, ok := g[base]; ok {
+			return v, key(base), true
+		}
+		if inherits && inherit != nil {
+			if v, ok := inherit[base]; ok {
+				return v, base, true
+			}
+		}
+		return "", "", false
+	}
+	pr := profile.Profile{Name: name}
+
+	// The chain: [first hop] + via roles + target, with partitions checked.
+	type hop struct{ arn, key string }
+	var chain []hop
+	if v, k, ok := get(WebIdentityRoleARN, true); ok {
+		if p.roleARN(k, v) {
+			chain = append(chain, hop{v, k})
+		}
+	} else if p.sa != nil && p.sa.Annotations[IRSARoleARN] != "" {
+		v := p.sa.Annotations[IRSARoleARN]
+		if roleARNPattern.MatchString(v) {
+			chain = append(chain, hop{v, IRSARoleARN})
+		} else {
+			p.errs = append(p.errs, field.Invalid(
+				field.NewPath("serviceaccounts").Key(p.sa.Name).Child("metadata", "annotations").Key(IRSARoleARN),
+				v, roleARNForm+"; or set "+key(WebIdentityRoleARN)+" on the pod"))
+		}
+	}
+	if v, k, ok := get(ViaRoleARNs, false); ok {
+		for _, part := range strings.Split(v, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				p.invalid(k, v, "must be a comma-separated list of IAM role ARNs without empty entries")
+				continue
+			}
+			if p.roleARN(k, part) {
+				chain = append(chain, hop{part, k})
+			}
+		}
+	}
+	targetOK := false
+	if v, ok := g[RoleARN]; ok {
+		if p.roleARN(key(RoleARN), v) {
+			targetOK = true
+			// A first hop equal to the target with nothing between is one
+			// hop, not a role assuming itself.
+			if len(chain) == 1 && chain[0].arn == v {
+				chain = nil
+			}
+			chain = append(chain, hop{v, key(RoleARN)})
+		}
+	}
+	if len(chain) > MaxHops {
+		v, _, _ := get(ViaRoleARNs, false)
+		p.invalid(key(ViaRoleARNs), v, fmt.Sprintf("the chain has %d roles; at most %d are allowed", len(chain), MaxHops))
+	}
+	if len(chain) > 0 {
+		part := partition(chain[len(chain)-1].arn)
+		for _, h := range chain {
+			if pp := partition(h.arn); pp != part {
+				p.invalid(h.key, h.arn, fmt.Sprintf("is in partition %q but the target is in %q: STS cannot chain roles across partitions", pp, part))
+			}
+		}
+		pr.WebIdentityRoleARN = chain[0].arn
+		for _, h := range chain[1:] {
+			pr.RoleARNs = append(pr.RoleARNs, h.arn)
+		}
+	}
+	// Hops counts the roles even when one was invalid, so the duration
+	// message below is right whatever else is wrong.
+	hops := len(chain)
+	if !targetOK {
+		hops++
+	}
+
+	if v, k, ok := get(SessionDuration, false); ok {
+		if s, ok := p.seconds(k, v, profile.MinDurationSeconds, profile.MaxDurationSeconds); ok {
+			if hops > 1 && s > profile.MaxChainedDurationSeconds {
+				p.invalid(k, v, fmt.Sprintf("must be at most %d seconds (1h) because profile %q chains %d roles: STS caps sessions reached by role chaining at 1 hour", profile.MaxChainedDurationSeconds, name, hops))
+			} else {
+				pr.DurationSeconds = int32(s)
+			}
+		}
+	}
+	if v, k, ok := get(ExternalID, false); ok {
+		if !externalIDRE.MatchString(v) || len(v) < 2 || len(v) > 1224 {
+			p.invalid(k, v, "must be 2-1224 characters of [A-Za-z0-9_+=,.@:/-]")
+		} else {
+			pr.ExternalID = v
+			if hops == 1 {
+				p.warn("%s: profile %q has a single web-identity hop, which takes no external ID; it is only sent on sts:AssumeRole hops", k, name)
+			}
+		}
+	}
+	if v, k, ok := get(SessionName, false); ok {
+		if !sessionNameRE.MatchString(v) {
+			p.invalid(k, v, "must be 2-64 characters of [A-Za-z0-9_+=,.@-]")
+		} else {
+			pr.SessionName = v
+		}
+	}
+	if v, k, ok := get(Region, true); ok {
+		if !regionRE.MatchString(v) {
+			p.invalid(k, v, "must be an AWS region such as us-east-1 or eu-central-2")
+		} else {
+			pr.Region = v
+		}
+	} else {
+		pr.Region = p.d.Region
+	}
+	if v, k, ok := get(STSEndpoint, true); ok {
+		if p.endpoint(k, v) {
+			pr.STSEndpoint = v
+		}
+	}
+	if pr.Region != "" && pr.STSEndpoint == "" && len(chain) > 0 {
+		if want := regionPartition(pr.Region); want != partition(pr.Target()) {
+			p.warn("%s: region %q belongs to partition %q but profile %q's roles are in %q", key(Region), pr.Region, want, name, partition(pr.Target()))
+		}
+	}
+	if v, k, ok := get(SessionTags, true); ok {
+		pr.SessionTags = p.boolean(k, v)
+	}
+	return pr
+}
+
+func (p *parser) roleARN(key, v string) bool {
+	if !roleARNPattern.MatchString(v) {
+		p.invalid(key, v, roleARNForm)
+		return false
+	}
+	return true
+}
+
+func partition(arn string) string {
+	if m := roleARNPattern.FindStringSubmatch(arn); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+func regionPartition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
+}
+
+// seconds parses whole seconds or a Go duration and checks [min, max].
+func (p *parser) seconds(key, v string, min, max int64) (int64, bool) {
+	s, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		d, derr := time.ParseDuration(v)
+		if derr != nil || d%time.Second != 0 {
+			p.invalid(key, v, durationForm)
+			return 0, false
+		}
+		s = int64(d / time.Second)
+	}
+	if s < min || s > max {
+		p.invalid(key, v, fmt.Sprintf("must be between %d and %d seconds", min, max))
+		return 0, false
+	}
+	return s, true
+}
+
+func (p *parser) boolean(key, v string) bool {
+	switch v {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	p.invalid(key, v, boolForm)
+	return false
+}
+
+func (p *parser) endpoint(key, v string) bool {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		p.invalid(key, v, "must be an absolute http or https URL with a host and no user info, query or fragment, such as https://sts.eu-west-1.amazonaws.com")
+		return false
+	}
+	if u.Scheme == "http" {
+		p.warn("%s: %s uses plain http; the web-identity token and the credentials cross the network unencrypted", key, v)
+	}
+	return true
+}
+
+func (p *parser) skipContainers(v string) []string {
+	var names []string
+	for _, part := range strings.Split(v, ",") {
+		name := strings.TrimSpace(part)
+		if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
+			p.invalid(SkipContainers, v, fmt.Sprintf("must be a comma-separated list of container names; %q: %s", name, strings.Join(errs, "; ")))
+			continue
+		}
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if !hasContainer(p.pod, name) {
+			// Not an error: a later webhook may add the container.
+			p.warn("%s: %q is not a container of this pod (yet)", SkipContainers, name)
+		}
+	}
+	return names
+}
+
+func hasContainer(pod *corev1.Pod, name string) bool {
+	for _, c := range pod.Spec.InitContainers {
+		if c.Name == name {
+			return true
+		}
+	}
+	for _, c := range pod.Spec.Containers {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *parser) resources() corev1.ResourceRequirements {
+	quantity := func(key string, def resource.Quantity) resource.Quantity {
+		v, ok := p.ann[key]
+		if !ok {
+			return def
+		}
+		q, err := resource.ParseQuantity(v)
+		if err != nil || q.Sign() <= 0 {
+			p.invalid(key, v, "must be a positive Kubernetes quantity such as 10m, 100Mi or 1Gi")
+			return def
+		}
+		return q
+	}
+	cpuReq := quantity(SidecarCPURequest, p.d.CPURequest)
+	memReq := quantity(SidecarMemoryRequest, p.d.MemoryRequest)
+	memLim := quantity(SidecarMemoryLimit, p.d.MemoryLimit)
+	if !memLim.IsZero() && memReq.Cmp(memLim) > 0 {
+		key := SidecarMemoryRequest
+		if _, ok := p.ann[key]; !ok {
+			key = SidecarMemoryLimit
+		}
+		p.invalid(key, p.ann[key], fmt.Sprintf("the sidecar's memory request %s must not exceed its memory limit %s", memReq.String(), memLim.String()))
+	}
+	var r corev1.ResourceRequirements
+	set := func(l *corev1.ResourceList, name corev1.ResourceName, q resource.Quantity) {
+		if q.IsZero() {
+			return
+		}
+		if *l == nil {
+			*l = corev1.ResourceList{}
+		}
+		(*l)[name] = q
+	}
+	set(&r.Requests, corev1.ResourceCPU, cpuReq)
+	set(&r.Requests, corev1.ResourceMemory, memReq)
+	set(&r.Limits, corev1.ResourceMemory, memLim)
+	return r
+}
+
+func keyList() string {
+	names := make([]string, 0, len(perProfileKeys)+len(podKeys))
+	for _, k := range perProfileKeys {
+		names = append(names, strings.TrimPrefix(k, Prefix)+"[.<profile>]")
+	}
+	for _, k := range podKeys {
+		if k != Status {
+			names = append(names, strings.TrimPrefix(k, Prefix))
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,443 @@
+package annotations
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rolechain/rolechain/sidecar/profile"
+)
+
+const (
+	target = "arn:aws:iam::222222222222:role/target"
+	web    = "arn:aws:iam::111111111111:role/web"
+	via    = "arn:aws:iam::333333333333:role/via"
+	irsa   = "arn:aws:iam::111111111111:role/irsa"
+)
+
+var defaults = Defaults{
+	Audience:               profile.DefaultAudience,
+	TokenExpirationSeconds: 3600,
+	CPURequest:             resource.MustParse("10m"),
+	MemoryRequest:          resource.MustParse("16Mi"),
+	MemoryLimit:            resource.MustParse("64Mi"),
+}
+
+func pod(ann map[string]string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "ns", Annotations: ann},
+		Spec: corev1.PodSpec{
+			ServiceAccountName: "sa",
+			InitContainers:     []corev1.Container{{Name: "init"}},
+			Containers:         []corev1.Container{{Name: "app"}, {Name: "proxy"}},
+		},
+	}
+}
+
+func serviceAccount(roleARN string) *corev1.ServiceAccount {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "sa", Namespace: "ns"}}
+	if roleARN != "" {
+		sa.Annotations = map[string]string{IRSARoleARN: roleARN}
+	}
+	return sa
+}
+
+// TestEveryKeyValidatesItsValue is the one table of (annotation, value,
+// valid) over every key. Each row is applied on top of a valid one-hop pod
+// (plus, for chained-only rules, a via role), and an invalid value must
+// produce an error whose path names exactly that annotation.
+func TestEveryKeyValidatesItsValue(t *testing.T) {
+	long := func(n int) string { return strings.Repeat("a", n) }
+	cases := []struct {
+		key, value string
+		valid      bool
+		chained    bool // add a via role so the chain has two hops
+	}{
+		{RoleARN, target, true, false},
+		{RoleARN, "arn:aws-cn:iam::222222222222:role/t", true, false},
+		{RoleARN, "arn:aws-us-gov:iam::222222222222:role/t", true, false},
+		{RoleARN, "arn:aws:iam::222222222222:role/a/b/c/name+=,.@-_", true, false},
+		{RoleARN, "arn:aws:iam::222222222222:role/" + long(64), true, false},
+		{RoleARN, "arn:aws:iam::222222222222:role/" + long(65), false, false},
+		{RoleARN, "", false, false},
+		{RoleARN, "target", false, false},
+		{RoleARN, "arn:aws-iso:iam::222222222222:role/t", false, false},
+		{RoleARN, "arn:aws:iam::22222222222:role/t", false, false},
+		{RoleARN, "arn:aws:iam::222222222222:user/t", false, false},
+		{RoleARN, "arn:aws:sts::222222222222:assumed-role/t/s", false, false},
+		{RoleARN, "arn:aws:iam::222222222222:role/", false, false},
+		{RoleARN, "arn:aws:iam::222222222222:role/t ", false, false},
+		{WebIdentityRoleARN, web, true, false},
+		{WebIdentityRoleARN, "arn:aws:iam::1:role/web", false, false},
+		{WebIdentityRoleARN, "arn:aws-cn:iam::111111111111:role/web", false, false}, // other partition than the target
+		{ViaRoleARNs, via, true, false},
+		{ViaRoleARNs, via + ", " + via, true, false},
+		{ViaRoleARNs, via + ",", false, false},
+		{ViaRoleARNs, via + ",nope", false, false},
+		{ViaRoleARNs, strings.Repeat(via+",", MaxHops-1) + via, false, false}, // MaxHops via roles + target
+		{ExternalID, "ab", true, true},
+		{ExternalID, "Ext_+=,.@:/-1", true, true},
+		{ExternalID, long(1224), true, true},
+		{ExternalID, "a", false, true},
+		{ExternalID, long(1225), false, true},
+		{ExternalID, "has space", false, true},
+		{ExternalID, "semi;colon", false, true},
+		{SessionName, "ab", true, false},
+		{SessionName, "a+=,.@-_" + long(56), true, false},
+		{SessionName, "a", false, false},
+		{SessionName, long(65), false, false},
+		{SessionName, "ns/pod", false, false},
+		{SessionDuration, "900", true, false},
+		{SessionDuration, "43200", true, false},
+		{SessionDuration, "12h", true, false},
+		{SessionDuration, "15m", true, false},
+		{SessionDuration, "899", false, false},
+		{SessionDuration, "43201", false, false},
+		{SessionDuration, "1.5s", false, false},
+		{SessionDuration, "-1h", false, false},
+		{SessionDuration, "an hour", false, false},
+		{SessionDuration, "3600", true, true},
+		{SessionDuration, "3601", false, true},
+		{SessionDuration, "2h", false, true},
+		{Region, "eu-west-1", true, false},
+		{Region, "us-gov-west-1", true, false},
+		{Region, "ap-southeast-4", true, false},
+		{Region, "EU-WEST-1", false, false},
+		{Region, "eu-west", false, false},
+		{Region, "mars", false, false},
+		{STSEndpoint, "https://sts.eu-west-1.amazonaws.com", true, false},
+		{STSEndpoint, "http://127.0.0.1:8000", true, false},
+		{STSEndpoint, "https://sts.example.test/base/", true, false},
+		{STSEndpoint, "sts.amazonaws.com", false, false},
+		{STSEndpoint, "ftp://sts.example.test", false, false},
+		{STSEndpoint, "https://user:pw@sts.example.test", false, false},
+		{STSEndpoint, "https://sts.example.test?x=1", false, false},
+		{STSEndpoint, "https://", false, false},
+		{SessionTags, "true", true, false},
+		{SessionTags, "false", true, false},
+		{SessionTags, "yes", false, false},
+		{SessionTags, "True", false, false},
+		{Audience, "sts.amazonaws.com", true, false},
+		{Audience, "https://example.test/aud", true, false},
+		{Audience, "", false, false},
+		{Audience, " padded", false, false},
+		{TokenExpiration, "600", true, false},
+		{TokenExpiration, "24h", true, false},
+		{TokenExpiration, "599", false, false},
+		{TokenExpiration, "9m", false, false},
+		{TokenExpiration, "4294967296", false, false},
+		{TokenExpiration, "soon", false, false},
+		{Profile, "default", true, false},
+		{Profile, "reports", true, false},
+		{Profile, "team.a_b-1", true, false},
+		{Profile, "", false, false},
+		{Profile, "-lead", false, false},
+		{Profile, "has space", false, false},
+		{Profile, "[x]", false, false},
+		{Profile, long(64), false, false},
+		{SkipContainers, "proxy", true, false},
+		{SkipContainers, "proxy, init", true, false},
+		{SkipContainers, "not-yet-there", true, false},
+		{SkipContainers, "Proxy", false, false},
+		{SkipContainers, "proxy,,init", false, false},
+		{CredentialsEndpoint, "true", true, false},
+		{CredentialsEndpoint, "false", true, false},
+		{CredentialsEndpoint, "1", false, false},
+		{SidecarCPURequest, "50m", true, false},
+		{SidecarCPURequest, "0.1", true, false},
+		{SidecarCPURequest, "fast", false, false},
+		{SidecarCPURequest, "0", false, false},
+		{SidecarCPURequest, "-1", false, false},
+		{SidecarMemoryRequest, "32Mi", true, false},
+		{SidecarMemoryRequest, "65Mi", false, false}, // above the 64Mi default limit
+		{SidecarMemoryRequest, "lots", false, false},
+		{SidecarMemoryLimit, "128Mi", true, false},
+		{SidecarMemoryLimit, "8Mi", false, false}, // below the 16Mi default request
+		{Status, "anything: written by the webhook", true, false},
+		{Prefix + "regoin", "eu-west-1", false, false},
+		{Prefix + "role-arn.", target, false, false},
+	}
+	covered := map[string]bool{}
+	for _, tc := range cases {
+		covered[tc.key] = true
+		name := strings.TrimPrefix(tc.key, Prefix) + "=" + tc.value
+		if len(name) > 80 {
+			name = name[:80]
+		}
+		t.Run(name, func(t *testing.T) {
+			ann := map[string]string{RoleARN: target}
+			if tc.chained {
+				ann[ViaRoleARNs] = via
+			}
+			ann[tc.key] = tc.value
+			_, errs, _ := Parse(pod(ann), nil, defaults)
+			if tc.valid {
+				if len(errs) > 0 {
+					t.Fatalf("want valid, got %v", errs.ToAggregate())
+				}
+				return
+			}
+			if len(errs) == 0 {
+				t.Fatal("want an error, got none")
+			}
+			for _, e := range errs {
+				if want := "metadata.annotations[" + tc.key + "]"; e.Field != want {
+					t.Errorf("error on %s, want it on %s: %v", e.Field, want, e)
+				}
+				if e.Detail == "" {
+					t.Errorf("error without the accepted form: %v", e)
+				}
+			}
+		})
+	}
+	for _, k := range Keys() {
+		if !covered[k] {
+			t.Errorf("no table row for %s", k)
+		}
+	}
+}
+
+func TestEveryPerProfileKeyWorksWithASuffix(t *testing.T) {
+	valid := map[string]string{
+		RoleARN: target, WebIdentityRoleARN: web, ViaRoleARNs: via, ExternalID: "ext-id",
+		SessionName: "sess", SessionDuration: "900", Region: "eu-west-1",
+		STSEndpoint: "https://sts.example.test", SessionTags: "true",
+	}
+	for _, k := range PerProfileKeys() {
+		if _, ok := valid[k]; !ok {
+			t.Fatalf("no valid value for %s", k)
+		}
+	}
+	ann := map[string]string{RoleARN: target}
+	for k, v := range valid {
+		ann[k+".extra"] = v
+	}
+	cfg, errs, _ := Parse(pod(ann), nil, defaults)
+	if len(errs) > 0 {
+		t.Fatal(errs.ToAggregate())
+	}
+	want := profile.Profile{
+		Name: "extra", WebIdentityRoleARN: web, RoleARNs: []string{via, target}, ExternalID: "ext-id",
+		SessionName: "sess", DurationSeconds: 900, Region: "eu-west-1",
+		STSEndpoint: "https://sts.example.test", SessionTags: true,
+	}
+	if len(cfg.Profiles) != 2 {
+		t.Fatalf("want main + extra profile, got %+v", cfg.Profiles)
+	}
+	if diff := cmp.Diff(want, cfg.Profiles[1]); diff != "" {
+		t.Fatalf("extra profile (-want +got):\n%s", diff)
+	}
+}
+
+func TestFirstHopPodAnnotationPreferredOverServiceAccountIRSA(t *testing.T) {
+	cfg, errs, _ := Parse(pod(map[string]string{RoleARN: target, WebIdentityRoleARN: web}), serviceAccount(irsa), defaults)
+	if len(errs) > 0 {
+		t.Fatal(errs.ToAggregate())
+	}
+	if got := cfg.Main().Chain(); !slices.Equal(got, []string{web, target}) {
+		t.Fatalf("chain = %v", got)
+	}
+}
+
+func TestFirstHopFromServiceAccountIRSAWhenThePodNamesNone(t *testing.T) {
+	cfg, errs, _ := Parse(pod(map[string]string{RoleARN: target, ViaRoleARNs: via}), serviceAccount(irsa), defaults)
+	if len(errs) > 0 {
+		t.Fatal(errs.ToAggregate())
+	}
+	if got := cfg.Main().Chain(); !slices.Equal(got, []string{irsa, via, target}) {
+		t.Fatalf("chain = %v", got)
+	}
+}
+
+func TestWithoutAnyFirstHopTheFirstRoleIsAssumedWithTheWebIdentity(t *testing.T) {
+	cfg, errs, _ := Parse(pod(map[string]string{RoleARN: target}), serviceAccount(""), defaults)
+	if len(errs) > 0 {
+		t.Fatal(errs.ToAggregate())
+	}
+	if got := cfg.Main().Chain(); !slices.Equal(got, []string{target}) {
+		t.Fatalf("chain = %v, want the target alone", got)
+	}
+}
+
+func TestFirstHopEqualToTargetIsOneHop(t *testing.T) {
+	cfg, errs, _ := Parse(pod(map[string]string{RoleARN: target, WebIdentityRoleARN: target, SessionDuration: "12h"}), nil, defaults)
+	if len(errs) > 0 {
+		t.Fatal(errs.ToAggregate())
+	}
+	if got := cfg.Main().Chain(); !slices.Equal(got, []string{target}) {
+		t.Fatalf("chain = %v, want the target alone", got)
+	}
+}
+
+func TestInvalidIRSAAnnotationIsReportedOnTheServiceAccount(t *testing.T) {
+	_, errs, _ := Parse(pod(map[string]string{RoleARN: target}), serviceAccount("not-an-arn"), defaults)
+	if len(errs) != 1 || errs[0].Field != "serviceaccounts[sa].metadata.annotations[eks.amazonaws.com/role-arn]" {
+		t.Fatalf("want one error on the ServiceAccount annotation, got %v", errs)
+	}
+	if !strings.Contains(errs[0].Error(), WebIdentityRoleARN) {
+		t.Errorf("the message should offer the pod annotation as a way out: %v", errs[0])
+	}
+}
+
+func TestChainedDurationMessageSaysSTSCapsChainedSessionsAtOneHour(t *testing.T) {
+	_, errs, _ := Parse(pod(map[string]string{RoleARN: target, WebIdentityRoleARN: web, SessionDuration: "7200"}), nil, defaults)
+	if len(errs) != 1 {
+		t.Fatalf("want one error, got %v", errs)
+	}
+	msg := errs[0].Error()
+	for _, want := range []string{"metadata.annotations[rolechain.dev/session-duration]", `"7200"`, "3600", "role chaining", "1 hour"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q lacks %q", msg, want)
+		}
+	}
+}
+
+func TestIRSAFirstHopMakesTheChainSubjectToTheOneHourCap(t *testing.T) {
+	_, errs, _ := Parse(pod(map[string]string{RoleARN: target, SessionDuration: "2h"}), serviceAccount(irsa), defaults)
+	if len(errs) != 1 || errs[0].Field != "metadata.annotations["+SessionDuration+"]" {
+		t.Fatalf("want the chained-duration error, got %v", errs)
+	}
+}
+
+func TestEveryErrorIsReportedAtOnce(t *testing.T) {
+	_, errs, _ := Parse(pod(map[string]string{
+		RoleARN: "bad", Region: "bad", SessionName: "x", CredentialsEndpoint: "on", Prefix + "typo": "v",
+	}), nil, defaults)
+	var fields []string
+	for _, e := range errs {
+		fields = append(fields, e.Field)
+	}
+	slices.Sort(fields)
+	want := []string{
+		"metadata.annotations[rolechain.dev/credentials-endpoint]",
+		"metadata.annotations[rolechain.dev/region]",
+		"metadata.annotations[rolechain.dev/role-arn]",
+		"metadata.annotations[rolechain.dev/session-name]",
+		"metadata.annotations[rolechain.dev/typo]",
+	}
+	if diff := cmp.Diff(want, fields); diff != "" {
+		t.Fatalf("errors (-want +got):\n%s\n%v", diff, errs)
+	}
+}
+
+func TestDefaultsApplyOnlyWhereThePodSetsNothing(t *testing.T) {
+	d := defaults
+	d.Region = "us-east-2"
+	cfg, errs, _ := Parse(pod(map[string]string{RoleARN: target, RoleARN + ".other": via, Region + ".other": "eu-west-3"}), nil, d)
+	if len(errs) > 0 {
+		t.Fatal(errs.ToAggregate())
+	}
+	if cfg.Main().Region != "us-east-2" || cfg.Profiles[1].Region != "eu-west-3" {
+		t.Fatalf("regions = %q, %q", cfg.Main().Region, cfg.Profiles[1].Region)
+	}
+	if cfg.Audience != profile.DefaultAudience || cfg.TokenExpirationSeconds != 3600 {
+		t.Fatalf("token defaults not applied: %+v", cfg)
+	}
+	want := corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")},
+	}
+	if !cmp.Equal(want, cfg.Resources) {
+		t.Fatalf("resources = %v", cfg.Resources)
+	}
+}
+
+func TestExtraProfilesInheritClusterSettingsButNotTargetSettings(t *testing.T) {
+	cfg, errs, _ := Parse(pod(map[string]string{
+		RoleARN: target, WebIdentityRoleARN: web, Region: "eu-west-1", STSEndpoint: "https://sts.example.test",
+		SessionTags: "true", ExternalID: "main-ext", SessionName: "main-sess", SessionDuration: "1800", ViaRoleARNs: via,
+		RoleARN + ".b": "arn:aws:iam::444444444444:role/b",
+	}), nil, defaults)
+	if len(errs) > 0 {
+		t.Fatal(errs.ToAggregate())
+	}
+	want := profile.Profile{
+		Name: "b", WebIdentityRoleARN: web, RoleARNs: []string{"arn:aws:iam::444444444444:role/b"},
+		Region: "eu-west-1", STSEndpoint: "https://sts.example.test", SessionTags: true,
+	}
+	if diff := cmp.Diff(want, cfg.Profiles[1]); diff != "" {
+		t.Fatalf("extra profile (-want +got):\n%s", diff)
+	}
+}
+
+func TestExtraProfilesAreOrderedByNameAfterTheMainProfile(t *testing.T) {
+	cfg, errs, _ := Parse(pod(map[string]string{RoleARN: target, RoleARN + ".zeta": via, RoleARN + ".alpha": via, Profile: "main"}), nil, defaults)
+	if len(errs) > 0 {
+		t.Fatal(errs.ToAggregate())
+	}
+	var names []string
+	for _, p := range cfg.Profiles {
+		names = append(names, p.Name)
+	}
+	if !slices.Equal(names, []string{"main", "alpha", "zeta"}) {
+		t.Fatalf("profiles = %v", names)
+	}
+}
+
+func TestExtraProfileNamedLikeTheMainProfileIsDenied(t *testing.T) {
+	_, errs, _ := Parse(pod(map[string]string{RoleARN: target, RoleARN + ".default": via}), nil, defaults)
+	if len(errs) != 1 || errs[0].Field != "metadata.annotations[rolechain.dev/role-arn.default]" {
+		t.Fatalf("got %v", errs)
+	}
+}
+
+func TestSuffixedKeyWithoutItsRoleARNIsDenied(t *testing.T) {
+	_, errs, _ := Parse(pod(map[string]string{RoleARN: target, Region + ".orphan": "eu-west-1"}), nil, defaults)
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "rolechain.dev/role-arn.orphan") {
+		t.Fatalf("got %v", errs)
+	}
+}
+
+func TestMissingMainRoleARNIsRequired(t *testing.T) {
+	_, errs, _ := Parse(pod(map[string]string{RoleARN + ".x": target}), nil, defaults)
+	if len(errs) != 1 || errs[0].Field != "metadata.annotations[rolechain.dev/role-arn]" || !strings.Contains(errs[0].Error(), "Required") {
+		t.Fatalf("got %v", errs)
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	cases := []struct {
+		name string
+		ann  map[string]string
+		want string
+	}{
+		{"external id on a single web-identity hop", map[string]string{RoleARN: target, ExternalID: "abc"}, "only sent on sts:AssumeRole hops"},
+		{"plain http STS endpoint", map[string]string{RoleARN: target, STSEndpoint: "http://sts.example.test"}, "plain http"},
+		{"skipped container not in the pod", map[string]string{RoleARN: target, SkipContainers: "sidecar-x"}, `"sidecar-x" is not a container`},
+		{"region of another partition", map[string]string{RoleARN: target, Region: "cn-north-1"}, `partition "aws-cn"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errs, warnings := Parse(pod(tc.ann), nil, defaults)
+			if len(errs) > 0 {
+				t.Fatal(errs.ToAggregate())
+			}
+			if len(warnings) != 1 || !strings.Contains(warnings[0], tc.want) {
+				t.Fatalf("warnings = %q, want one containing %q", warnings, tc.want)
+			}
+		})
+	}
+}
+
+func TestHostNetworkEndpointModeWarns(t *testing.T) {
+	p := pod(map[string]string{RoleARN: target, CredentialsEndpoint: "true"})
+	p.Spec.HostNetwork = true
+	_, errs, warnings := Parse(p, nil, defaults)
+	if len(errs) > 0 || len(warnings) != 1 || !strings.Contains(warnings[0], "host network") {
+		t.Fatalf("errs=%v warnings=%q", errs, warnings)
+	}
+}
+
+func TestRequested(t *testing.T) {
+	if Requested(pod(nil)) || Requested(pod(map[string]string{Region: "eu-west-1"})) {
+		t.Error("a pod without role-arn did not opt in")
+	}
+	if !Requested(pod(map[string]string{RoleARN: ""})) {
+		t.Error("an empty role-arn is an opt-in (and then an invalid value), not a silent skip")
+	}
+}

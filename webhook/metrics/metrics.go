@@ -1,0 +1,67 @@
+// Package metrics defines the webhook's Prometheus metrics. Labels are
+// bounded: results and denial reasons are fixed sets, namespaces are the
+// cluster's. No label ever carries an annotation value, a pod name or
+// anything secret.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Admission results.
+const (
+	ResultInjected = "injected" // the pod was mutated
+	ResultSkipped  = "skipped"  // not opted in, excluded namespace, not a CREATE
+	ResultDenied   = "denied"   // invalid annotations
+	ResultErrored  = "errored"  // the request or a lookup failed
+)
+
+// Metrics holds the webhook's collectors.
+type Metrics struct {
+	// Admissions counts admission requests by result.
+	Admissions *prometheus.CounterVec
+	// Injections counts mutated pods by namespace.
+	Injections *prometheus.CounterVec
+	// Denials counts denied pods by reason: the annotation key (without
+	// prefix and profile suffix) that was invalid.
+	Denials *prometheus.CounterVec
+	// ServiceAccountLookups counts ServiceAccount reads by source: "cache",
+	// "api" (cache miss, direct GET) or "absent".
+	ServiceAccountLookups *prometheus.CounterVec
+	// Latency observes the handling time of every admission request.
+	Latency prometheus.Histogram
+}
+
+// New creates the collectors and registers them with reg (which may be nil,
+// for tests that only read the values).
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Admissions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rolechain_webhook_admissions_total",
+			Help: "Pod admission requests handled, by result (injected, skipped, denied, errored).",
+		}, []string{"result"}),
+		Injections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rolechain_webhook_injections_total",
+			Help: "Pods the sidecar was injected into, by namespace.",
+		}, []string{"namespace"}),
+		Denials: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rolechain_webhook_denials_total",
+			Help: "Pods denied for invalid annotations, by the annotation at fault (one count per invalid annotation).",
+		}, []string{"reason"}),
+		ServiceAccountLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rolechain_webhook_serviceaccount_lookups_total",
+			Help: "ServiceAccount reads, by source (cache, api after a cache miss, absent).",
+		}, []string{"source"}),
+		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "rolechain_webhook_admission_duration_seconds",
+			Help: "Time to handle one pod admission request.",
+			// Admission sits on the pod-creation path; the API server's
+			// default webhook timeout is 10 s.
+			Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10},
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Admissions, m.Injections, m.Denials, m.ServiceAccountLookups, m.Latency)
+	}
+	return m
+}

@@ -1,0 +1,195 @@
+// Package options holds the webhook's flags: one struct they bind onto,
+// one Validate that checks them all and names each bad flag, and the
+// conversions into the settings the other packages take.
+package options
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/webhook/annotations"
+	"github.com/rolechain/rolechain/webhook/inject"
+)
+
+// Certificate modes.
+const (
+	// CertModeFiles serves the certificate found in --cert-dir (mounted from
+	// a Secret, for example one cert-manager keeps).
+	CertModeFiles = "files"
+	// CertModeCertManager is CertModeFiles under the name operators look for.
+	CertModeCertManager = "cert-manager"
+	// CertModeSelfManaged generates and rotates the certificate itself.
+	CertModeSelfManaged = "self-managed"
+)
+
+// Options are the webhook's settings, one field per flag.
+type Options struct {
+	Port                   int
+	CertDir                string
+	MetricsBindAddress     string
+	HealthProbeBindAddress string
+	SidecarImage           string
+	SidecarImagePullPolicy string
+	NativeSidecars         bool
+	DefaultRegion          string
+	DefaultAudience        string
+	DefaultTokenExpiration time.Duration
+	SidecarCPURequest      string
+	SidecarMemoryRequest   string
+	SidecarMemoryLimit     string
+	ExcludedNamespaces     []string
+	CertMode               string
+	WebhookConfigName      string
+	ServiceName            string
+	ServiceNamespace       string
+	CertSecretName         string
+}
+
+// New returns the defaults.
+func New() *Options {
+	return &Options{
+		Port:                   9443,
+		CertDir:                "/tmp/k8s-webhook-server/serving-certs",
+		MetricsBindAddress:     ":8080",
+		HealthProbeBindAddress: ":8081",
+		SidecarImagePullPolicy: string(corev1.PullIfNotPresent),
+		NativeSidecars:         true,
+		DefaultAudience:        profile.DefaultAudience,
+		DefaultTokenExpiration: time.Hour,
+		SidecarCPURequest:      "10m",
+		SidecarMemoryRequest:   "16Mi",
+		SidecarMemoryLimit:     "64Mi",
+		ExcludedNamespaces:     []string{"kube-system"},
+		CertMode:               CertModeFiles,
+		WebhookConfigName:      "rolechain-webhook",
+		ServiceName:            "rolechain-webhook",
+		ServiceNamespace:       "rolechain-system",
+		CertSecretName:         "rolechain-webhook-tls",
+	}
+}
+
+// AddFlags binds every option to fs.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.IntVar(&o.Port, "port", o.Port, "HTTPS port of the admission webhook server")
+	fs.StringVar(&o.CertDir, "cert-dir", o.CertDir, "directory with tls.crt and tls.key, reloaded when they change (written by the webhook in self-managed mode)")
+	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "address of the Prometheus /metrics endpoint; \"0\" disables it")
+	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "address of the /healthz and /readyz endpoints")
+	fs.StringVar(&o.SidecarImage, "sidecar-image", o.SidecarImage, "image of the injected rolechain-sidecar (required)")
+	fs.StringVar(&o.SidecarImagePullPolicy, "sidecar-image-pull-policy", o.SidecarImagePullPolicy, "imagePullPolicy of the sidecar: Always, IfNotPresent or Never")
+	fs.BoolVar(&o.NativeSidecars, "native-sidecars", o.NativeSidecars, "inject a native sidecar (init container with restartPolicy: Always, Kubernetes >= 1.29); false injects a one-shot init container plus a regular sidecar container")
+	fs.StringVar(&o.DefaultRegion, "default-region", o.DefaultRegion, "AWS region of profiles without rolechain.dev/region; empty leaves it unset")
+	fs.StringVar(&o.DefaultAudience, "default-audience", o.DefaultAudience, "audience of the projected token when the pod sets no rolechain.dev/audience")
+	fs.DurationVar(&o.DefaultTokenExpiration, "default-token-expiration", o.DefaultTokenExpiration, "lifetime of the projected token when the pod sets no rolechain.dev/token-expiration (>= 10m, whole seconds)")
+	fs.StringVar(&o.SidecarCPURequest, "sidecar-cpu-request", o.SidecarCPURequest, "CPU request of the sidecar; empty for none")
+	fs.StringVar(&o.SidecarMemoryRequest, "sidecar-memory-request", o.SidecarMemoryRequest, "memory request of the sidecar; empty for none")
+	fs.StringVar(&o.SidecarMemoryLimit, "sidecar-memory-limit", o.SidecarMemoryLimit, "memory limit of the sidecar; empty for none")
+	fs.StringSliceVar(&o.ExcludedNamespaces, "excluded-namespaces", o.ExcludedNamespaces, "namespaces whose pods are never mutated (comma-separated)")
+	fs.StringVar(&o.CertMode, "cert-mode", o.CertMode, "where the serving certificate comes from: files (also: cert-manager) or self-managed")
+	fs.StringVar(&o.WebhookConfigName, "webhook-config-name", o.WebhookConfigName, "MutatingWebhookConfiguration whose caBundle self-managed mode sets")
+	fs.StringVar(&o.ServiceName, "service-name", o.ServiceName, "Service in front of the webhook; self-managed mode issues the certificate for its DNS names")
+	fs.StringVar(&o.ServiceNamespace, "service-namespace", o.ServiceNamespace, "namespace of the Service and of the certificate Secret")
+	fs.StringVar(&o.CertSecretName, "cert-secret-name", o.CertSecretName, "Secret that holds the self-managed CA and serving certificate")
+}
+
+var regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+
+// Validate checks every option and returns all problems at once, each
+// naming its flag and what it accepts.
+func (o *Options) Validate() error {
+	var errs []error
+	bad := func(flag string, value any, want string) {
+		errs = append(errs, fmt.Errorf("--%s=%v: %s", flag, value, want))
+	}
+	if o.Port < 1 || o.Port > 65535 {
+		bad("port", o.Port, "must be a TCP port, 1-65535")
+	}
+	if o.CertDir == "" {
+		bad("cert-dir", o.CertDir, "must be a directory")
+	}
+	if o.SidecarImage == "" {
+		bad("sidecar-image", `""`, "is required: the image of rolechain-sidecar")
+	}
+	if !slices.Contains([]string{string(corev1.PullAlways), string(corev1.PullIfNotPresent), string(corev1.PullNever)}, o.SidecarImagePullPolicy) {
+		bad("sidecar-image-pull-policy", o.SidecarImagePullPolicy, "must be Always, IfNotPresent or Never")
+	}
+	if o.DefaultRegion != "" && !regionRE.MatchString(o.DefaultRegion) {
+		bad("default-region", o.DefaultRegion, "must be empty or an AWS region such as us-east-1")
+	}
+	if o.DefaultAudience == "" {
+		bad("default-audience", `""`, "must not be empty")
+	}
+	if o.DefaultTokenExpiration < annotations.MinTokenExpirationSeconds*time.Second ||
+		o.DefaultTokenExpiration > annotations.MaxTokenExpirationSeconds*time.Second || o.DefaultTokenExpiration%time.Second != 0 {
+		bad("default-token-expiration", o.DefaultTokenExpiration, "must be whole seconds, at least 10m (the kubelet's minimum)")
+	}
+	quantities := map[string]*resource.Quantity{}
+	for flag, v := range map[string]string{
+		"sidecar-cpu-request": o.SidecarCPURequest, "sidecar-memory-request": o.SidecarMemoryRequest, "sidecar-memory-limit": o.SidecarMemoryLimit,
+	} {
+		if v == "" {
+			continue
+		}
+		q, err := resource.ParseQuantity(v)
+		if err != nil || q.Sign() <= 0 {
+			bad(flag, v, "must be empty or a positive quantity such as 10m or 64Mi")
+			continue
+		}
+		quantities[flag] = &q
+	}
+	if req, lim := quantities["sidecar-memory-request"], quantities["sidecar-memory-limit"]; req != nil && lim != nil && req.Cmp(*lim) > 0 {
+		bad("sidecar-memory-request", o.SidecarMemoryRequest, "must not exceed --sidecar-memory-limit="+o.SidecarMemoryLimit)
+	}
+	switch o.CertMode {
+	case CertModeFiles, CertModeCertManager:
+	case CertModeSelfManaged:
+		for flag, v := range map[string]string{
+			"webhook-config-name": o.WebhookConfigName, "service-name": o.ServiceName,
+			"service-namespace": o.ServiceNamespace, "cert-secret-name": o.CertSecretName,
+		} {
+			if v == "" {
+				bad(flag, `""`, "is required with --cert-mode=self-managed")
+			}
+		}
+	default:
+		bad("cert-mode", o.CertMode, "must be files, cert-manager or self-managed")
+	}
+	// Sorted by flag name, whatever the map iteration order was.
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
+}
+
+// Defaults returns the annotation defaults. Call it after Validate.
+func (o *Options) Defaults() annotations.Defaults {
+	q := func(s string) resource.Quantity {
+		if s == "" {
+			return resource.Quantity{}
+		}
+		return resource.MustParse(s)
+	}
+	return annotations.Defaults{
+		Region:                 o.DefaultRegion,
+		Audience:               o.DefaultAudience,
+		TokenExpirationSeconds: int64(o.DefaultTokenExpiration / time.Second),
+		CPURequest:             q(o.SidecarCPURequest),
+		MemoryRequest:          q(o.SidecarMemoryRequest),
+		MemoryLimit:            q(o.SidecarMemoryLimit),
+	}
+}
+
+// Injector returns the sidecar settings.
+func (o *Options) Injector() inject.Injector {
+	return inject.Injector{
+		Image:          o.SidecarImage,
+		PullPolicy:     corev1.PullPolicy(o.SidecarImagePullPolicy),
+		NativeSidecars: o.NativeSidecars,
+	}
+}

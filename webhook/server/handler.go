@@ -1,0 +1,195 @@
+// Package server is the admission side of the webhook: Handler turns one
+// AdmissionReview of a pod into a patch, a denial or a pass. It owns the
+// steps (decode → ServiceAccount lookup → annotations.Parse → inject.Mutate
+// → patch); the parsing and the mutation live in their own packages.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/webhook/annotations"
+	"github.com/rolechain/rolechain/webhook/inject"
+	"github.com/rolechain/rolechain/webhook/metrics"
+)
+
+// Path is where the webhook server serves the pod mutation.
+const Path = "/mutate-v1-pod"
+
+// Handler mutates pods that opted in with rolechain.dev/role-arn.
+type Handler struct {
+	// Cache reads ServiceAccounts from the manager's informer cache.
+	Cache client.Reader
+	// API reads straight from the API server. A ServiceAccount created a
+	// moment before its pod may not be in the cache yet; a cache miss is
+	// retried here before the pod is treated as having no IRSA role.
+	API client.Reader
+	// Decoder decodes the pod from the request.
+	Decoder admission.Decoder
+	// Defaults are the operator's annotation defaults.
+	Defaults annotations.Defaults
+	// Injector renders the sidecar.
+	Injector inject.Injector
+	// ExcludedNamespaces are never mutated, whatever their pods say. The
+	// webhook configuration's namespaceSelector normally keeps them from
+	// reaching the webhook at all; this is the second line.
+	ExcludedNamespaces []string
+	// Metrics records every admission; required.
+	Metrics *metrics.Metrics
+	// Now is the clock for the latency metric; nil means time.Now.
+	Now func() time.Time
+}
+
+var _ admission.Handler = &Handler{}
+
+// Handle implements admission.Handler. Only pod CREATE requests are
+// mutated; anything else is allowed unchanged.
+func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.Response {
+	now := h.Now
+	if now == nil {
+		now = time.Now
+	}
+	start := now()
+	resp, result := h.handle(ctx, req)
+	h.Metrics.Admissions.WithLabelValues(result).Inc()
+	h.Metrics.Latency.Observe(now().Sub(start).Seconds())
+	return resp
+}
+
+func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.Response, string) {
+	log := logf.FromContext(ctx).WithValues("namespace", req.Namespace, "uid", req.UID)
+	if req.Operation != admissionv1.Create || req.Kind.Kind != "Pod" || req.SubResource != "" {
+		return admission.Allowed("rolechain only mutates pods at creation"), metrics.ResultSkipped
+	}
+	if slices.Contains(h.ExcludedNamespaces, req.Namespace) {
+		return admission.Allowed("namespace excluded from rolechain"), metrics.ResultSkipped
+	}
+	pod := &corev1.Pod{}
+	if err := h.Decoder.Decode(req, pod); err != nil {
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the pod: %w", err)), metrics.ResultErrored
+	}
+	if !annotations.Requested(pod) {
+		return admission.Allowed("pod has no " + annotations.RoleARN + " annotation"), metrics.ResultSkipped
+	}
+	// A pod in a create request may carry no namespace; the request has it.
+	namespace := req.Namespace
+	if namespace == "" {
+		namespace = pod.Namespace
+	}
+
+	sa, err := h.serviceAccount(ctx, namespace, pod.Spec.ServiceAccountName)
+	if err != nil {
+		log.Error(err, "reading the pod's ServiceAccount")
+		return admission.Errored(http.StatusInternalServerError, err), metrics.ResultErrored
+	}
+
+	cfg, errs, warnings := annotations.Parse(pod, sa, h.Defaults)
+	if len(errs) > 0 {
+		for _, reason := range denialReasons(errs) {
+			h.Metrics.Denials.WithLabelValues(reason).Inc()
+		}
+		log.V(1).Info("denied", "errors", len(errs))
+		return admission.Denied(errs.ToAggregate().Error()).WithWarnings(warnings...), metrics.ResultDenied
+	}
+
+	mutated, status, err := h.Injector.Mutate(pod, cfg)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err), metrics.ResultErrored
+	}
+	for _, c := range sortedKeys(status.Kept) {
+		warnings = append(warnings, fmt.Sprintf("container %q sets %s itself; rolechain kept its value%s", c, strings.Join(status.Kept[c], ", "), plural(len(status.Kept[c]))))
+	}
+	for _, c := range status.MountConflicts {
+		warnings = append(warnings, fmt.Sprintf("container %q already mounts a volume at %s; it gets no rolechain credentials", c, profile.OutputDir))
+	}
+	raw, err := json.Marshal(mutated)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err), metrics.ResultErrored
+	}
+	resp := admission.PatchResponseFromRaw(req.Object.Raw, raw).WithWarnings(warnings...)
+	h.Metrics.Injections.WithLabelValues(namespace).Inc()
+	log.V(1).Info("injected", "profiles", status.Profiles, "containers", status.Containers, "patches", len(resp.Patches))
+	return resp, metrics.ResultInjected
+}
+
+func plural(n int) string {
+	if n > 1 {
+		return "s"
+	}
+	return ""
+}
+
+// serviceAccount returns the pod's ServiceAccount, or nil when it does not
+// exist. Only its metadata is read (the IRSA annotation), so the cache holds
+// metadata only.
+func (h *Handler) serviceAccount(ctx context.Context, namespace, name string) (*corev1.ServiceAccount, error) {
+	if name == "" {
+		// The ServiceAccount admission plugin runs before webhooks and
+		// sets this; a pod without it uses "default".
+		name = "default"
+	}
+	key := types.NamespacedName{Namespace: namespace, Name: name}
+	meta := &metav1.PartialObjectMetadata{}
+	meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ServiceAccount"))
+	source := "cache"
+	err := h.Cache.Get(ctx, key, meta)
+	if apierrors.IsNotFound(err) {
+		source = "api"
+		err = h.API.Get(ctx, key, meta)
+	}
+	if apierrors.IsNotFound(err) {
+		h.Metrics.ServiceAccountLookups.WithLabelValues("absent").Inc()
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading ServiceAccount %s: %w", key, err)
+	}
+	h.Metrics.ServiceAccountLookups.WithLabelValues(source).Inc()
+	return &corev1.ServiceAccount{ObjectMeta: meta.ObjectMeta}, nil
+}
+
+// denialReasons maps each error to the annotation it names, without prefix
+// and profile suffix, so the metric's label set stays bounded.
+func denialReasons(errs field.ErrorList) []string {
+	var reasons []string
+	for _, e := range errs {
+		reason := "other"
+		if strings.HasPrefix(e.Field, "serviceaccounts[") {
+			reason = "serviceaccount-role-arn"
+		} else if key, ok := strings.CutPrefix(e.Field, "metadata.annotations["+annotations.Prefix); ok {
+			base, _, _ := strings.Cut(strings.TrimSuffix(key, "]"), ".")
+			if slices.Contains(annotations.Keys(), annotations.Prefix+base) {
+				reason = base
+			} else {
+				reason = "unknown-key"
+			}
+		}
+		reasons = append(reasons, reason)
+	}
+	return reasons
+}
+
+func sortedKeys(m map[string][]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -267,6 +267,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := parseCall(form)
+	if m := authHeader.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+		c.SignedBy = m[1] // recorded for faulted calls too; verified below
+	}
 
 	s.mu.Lock()
 	var fault *Fault

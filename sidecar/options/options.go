@@ -125,6 +125,9 @@ func (c *Config) ApplyEnv(fs *pflag.FlagSet, lookup func(string) (string, bool))
 			c.changed[f.Name] = true
 			return
 		}
+		if f.Name == "help" || f.Name == "version" {
+			return
+		}
 		name := EnvName(f.Name)
 		v, ok := lookup(name)
 		if !ok || v == "" {

@@ -85,15 +85,17 @@ type Loop struct {
 // expiration should be refreshed: at 45–55 % of their lifetime (r in [0, 1)
 // picks the point, so that many pods started together spread out), but never
 // later than MinBeforeExpiry before expiration. Credentials shorter-lived
-// than 2×MinBeforeExpiry (STS never issues them) are refreshed at half-life.
+// than 2×MinBeforeExpiry (STS never issues them) are refreshed at half-life,
+// but not sooner than a minute: credentials that look expired on arrival
+// (a skewed clock) must not turn the loop into a busy one.
 func NextRefresh(now, expiration time.Time, r float64) time.Time {
 	life := expiration.Sub(now)
+	if life < 2*MinBeforeExpiry {
+		return now.Add(max(life/2, time.Minute))
+	}
 	at := now.Add(time.Duration(float64(life) * (0.45 + 0.1*r)))
 	if latest := expiration.Add(-MinBeforeExpiry); at.After(latest) {
 		at = latest
-	}
-	if floor := now.Add(life / 2); life < 2*MinBeforeExpiry && at.Before(floor) {
-		at = floor
 	}
 	return at
 }

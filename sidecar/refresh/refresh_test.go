@@ -161,6 +161,7 @@ func TestNextRefreshIsNearHalfLifeAndNeverWithinFiveMinutesOfExpiry(t *testing.T
 		{15 * time.Minute, 0.999, 8 * time.Minute, 8*time.Minute + 15*time.Second},
 		{12 * time.Hour, 0.5, 6 * time.Hour, 6 * time.Hour},
 		{8 * time.Minute, 0.9, 4 * time.Minute, 4 * time.Minute}, // shorter than STS issues: half-life
+		{-time.Hour, 0.5, time.Minute, time.Minute},              // expired on arrival: no busy loop
 	} {
 		got := refresh.NextRefresh(now, now.Add(tc.life), tc.r).Sub(now)
 		if got < tc.min || got > tc.max {
@@ -369,5 +370,32 @@ func BenchmarkRefreshTwoHops(b *testing.B) {
 		if err := d.Publish("default", creds); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A hanging STS must not hold up shutdown: cancelling the context ends the
+// in-flight call and Run returns.
+func TestCancelDuringASlowSTSCallReturns(t *testing.T) {
+	srv := ststest.New(t)
+	arrived := make(chan struct{}, 1)
+	srv.FailWhen(func(ststest.Call) *ststest.Fault {
+		arrived <- struct{}{}
+		return &ststest.Fault{Delay: time.Hour}
+	})
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(tokenFile, []byte("jwt"), 0o600)
+	l := &refresh.Loop{
+		Profile:  "default",
+		Provider: &chain.Chain{Source: chain.WebIdentity{TokenFile: tokenFile}, Roles: []string{webRole}, SessionName: "s1", Region: "us-east-1", Endpoint: srv.URL, CallTimeout: time.Hour},
+		Sink:     output.NewDir(t.TempDir(), 0o644, -1, []output.Named{{Profile: "default"}}),
+		Clock:    newFakeClock(),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- l.Run(ctx) }()
+	<-arrived
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run returned %v after cancel, want nil", err)
 	}
 }

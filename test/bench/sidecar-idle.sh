@@ -7,10 +7,15 @@
 #
 # Wake-ups are counted as context switches of every thread of the process
 # (/proc/PID/task/*/status: voluntary + nonvoluntary). A thread blocked in
-# epoll or a futex and never woken adds nothing.
+# epoll or a futex and never woken adds nothing. What remains is the Go
+# runtime's own: sysmon parks with a 60 s timeout (forcegcperiod/2) and, on
+# waking, re-reads the cgroup CPU limit; with GOGC on, a forced GC runs every
+# 2 min. STRACE=1 records the window's syscalls to show which thread woke.
 #
 # Env: IDLE_SECONDS (default 130: spans one forced GC, which Go runs every
-# 2 min), GOGC / GOMEMLIMIT / GOMAXPROCS are passed through to the sidecar.
+# 2 min), GOGC / GOMEMLIMIT / GOMAXPROCS are passed through to the sidecar,
+# TAGS are build tags (rolechain_nodefaultchain: the in-pod build without
+# the SDK default chain).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 IDLE_SECONDS=${IDLE_SECONDS:-130}
@@ -24,7 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-CGO_ENABLED=0 go build -trimpath -o "$work/rolechain-sidecar" ./cmd/sidecar
+CGO_ENABLED=0 go build -trimpath ${TAGS:+-tags "$TAGS"} -o "$work/rolechain-sidecar" ./cmd/sidecar
 go build -o "$work/ststest" ./internal/ststest/cmd/ststest
 echo "binary size: $(( $(stat -c %s "$work/rolechain-sidecar") / 1024 )) KiB"
 
@@ -33,10 +38,11 @@ sts_pid=$!
 for _ in $(seq 100); do [ -s "$work/sts.url" ] && break; sleep 0.05; done
 sts_url=$(head -1 "$work/sts.url")
 
-mkdir -p "$work/out"
-printf 'eyJhbGciOiJSUzI1NiJ9.idle.sig' >"$work/token"
+# The token gets a directory of its own, as in a pod: the sidecar watches it.
+mkdir -p "$work/out" "$work/tok"
+printf 'eyJhbGciOiJSUzI1NiJ9.idle.sig' >"$work/tok/token"
 port=$(( 40000 + RANDOM % 20000 ))
-args=(--token-file "$work/token" --output-dir "$work/out" --sts-endpoint "$sts_url"
+args=(--token-file "$work/tok/token" --output-dir "$work/out" --sts-endpoint "$sts_url"
   --web-identity-role-arn arn:aws:iam::111111111111:role/web --role-arn arn:aws:iam::222222222222:role/target
   --duration 900 --credentials-endpoint-port "$port")
 "$work/rolechain-sidecar" "${args[@]}" 2>"$work/sidecar.log" &
@@ -62,7 +68,11 @@ status() { awk -v k="$1" '$1 == k":" {print $2}' /proc/"$sc_pid"/status; }
 sleep 2 # let start-up work settle
 threads=$(ls /proc/"$sc_pid"/task | wc -l)
 rss0=$(status VmRSS); cs0=$(switches); t0=$(date +%s.%N)
-sleep "$IDLE_SECONDS"
+if [ "${STRACE:-0}" = 1 ] && command -v strace >/dev/null; then
+  timeout "$IDLE_SECONDS" strace -f -tt -p "$sc_pid" -o "$work/strace.out" || true
+else
+  sleep "$IDLE_SECONDS"
+fi
 rss1=$(status VmRSS); hwm=$(status VmHWM); anon=$(status RssAnon); file=$(status RssFile); cs1=$(switches); t1=$(date +%s.%N)
 refreshes=$(grep -c '"credentials refreshed"' "$work/sidecar.log" || true)
 
@@ -80,5 +90,10 @@ VmRSS after idle:      $rss1 KiB   (RssAnon $anon KiB, RssFile $file KiB, VmHWM 
 idle window:           ${window%.*} s (refreshes logged in total: $refreshes)
 context switches:      $(( cs1 - cs0 )) over the window, all threads
 SIGTERM:               exit $code after $stop_ms ms
+build tags:            ${TAGS:-none}
 env:                   GOGC=${GOGC:-} GOMEMLIMIT=${GOMEMLIMIT:-} GOMAXPROCS=${GOMAXPROCS:-}
 REPORT
+if [ -s "$work/strace.out" ]; then
+  echo "syscalls in the idle window (strace; its attach adds switches):"
+  grep -v -e 'unfinished' -e 'resumed' "$work/strace.out" | tail -n +1 || true
+fi

@@ -312,3 +312,22 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestOnceWithTheSDKDefaultChain(t *testing.T) {
+	srv := ststest.New(t)
+	srv.AddKey(ststest.Credentials{AccessKeyID: "AKIAENV", SecretAccessKey: "env-secret"})
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAENV")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "env-secret")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	r := execute(context.Background(), []string{"--once", "--format", "env", "--source", "default-chain", "--role-arn", targetRole, "--sts-endpoint", srv.URL}, nil, io.Discard)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if c := srv.Calls(); len(c) != 1 || c[0].SignedBy != "AKIAENV" || c[0].Issued == nil {
+		t.Fatalf("calls %+v", c)
+	}
+}

@@ -7,13 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -59,11 +59,11 @@ func newChains(ctx context.Context, cfg *options.Config, profiles []profile.Prof
 	case options.SourceStatic:
 		src = chain.Static{Dir: cfg.StaticCredentialsDir}
 	case options.SourceDefaultChain:
-		awsCfg, err := config.LoadDefaultConfig(ctx)
+		p, err := loadDefaultChain(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("--source default-chain: loading the AWS SDK configuration: %w", err)
+			return nil, fmt.Errorf("--source default-chain: %w", err)
 		}
-		src = chain.AWSProvider{Provider: awsCfg.Credentials}
+		src = chain.AWSProvider{Provider: p}
 	}
 	client := &http.Client{Transport: stsHTTPClient().GetTransport()}
 	chains := make([]*chain.Chain, len(profiles))
@@ -143,6 +143,10 @@ func runLoops(ctx context.Context, cfg *options.Config, profiles []profile.Profi
 	for i, p := range profiles {
 		names[i] = p.Name
 		named[i] = output.Named{Profile: p.Name, Region: p.Region}
+	}
+	// In a pod the directory is an emptyDir; outside one, create it.
+	if err := os.MkdirAll(cfg.OutputDir, 0o755); err != nil {
+		return fmt.Errorf("--output-dir: %w", err)
 	}
 	dir := output.NewDir(cfg.OutputDir, cfg.FilePerm(), cfg.FileGroup, named)
 	if err := dir.WriteConfig(); err != nil {

@@ -29,7 +29,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 ISSUER_URL=${ISSUER_URL:-https://127.0.0.1:18443}
 JWKS_URI=${JWKS_URI:-$ISSUER_URL/openid/v1/jwks}
-API_AUDIENCES=${API_AUDIENCES:-$ISSUER_URL,sts.amazonaws.com}
+# Only the issuer: a token minted for STS (audience sts.amazonaws.com) must not
+# also authenticate to this API server. TokenRequest issues any audience anyway.
+API_AUDIENCES=${API_AUDIENCES:-$ISSUER_URL}
 NODE_NAME=${NODE_NAME:-$(hostname | tr '[:upper:]' '[:lower:]')}
 if [ -z "${NODE_IP:-}" ]; then
   NODE_IP=$(ip -4 route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')

@@ -81,20 +81,27 @@ ours() {
   tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$STS_DIR"
 }
 
-# stop_daemons stops every daemon with a pid file, newest first: TERM, then
-# KILL after a grace period.
+# stop_daemons stops every daemon with a pid file: TERM to all at once (their
+# data is dropped anyway), KILL whatever is left after a grace period.
 stop_daemons() {
-  local f pid n
-  [[ -d $RUN ]] || return 0
-  for f in $(ls -t "$RUN"/*.pid 2>/dev/null); do
+  local f pid n pids=()
+  for f in "$RUN"/*.pid; do
+    [[ -e $f ]] || continue
     pid=$(<"$f")
     if [[ -n $pid ]] && ours "$pid"; then
       kill -TERM "$pid" 2>/dev/null || true
-      for ((n = 0; n < 50; n++)); do ours "$pid" || break; sleep 0.2; done
-      if ours "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
-      echo "   stopped $(basename "$f" .pid) (pid $pid)"
+      pids+=("$pid")
+      echo "   stopping $(basename "$f" .pid) (pid $pid)"
     fi
     rm -f "$f"
+  done
+  for ((n = 0; n < 50; n++)); do
+    for pid in "${pids[@]}"; do ours "$pid" && break; pid=""; done
+    [[ -z ${pid:-} ]] && break
+    sleep 0.2
+  done
+  for pid in "${pids[@]}"; do
+    if ours "$pid"; then kill -KILL "$pid" 2>/dev/null || true; echo "   killed pid $pid"; fi
   done
   # A crashed run may have lost its pid files: find our daemons by their
   # command line, which names a path under STS_DIR.

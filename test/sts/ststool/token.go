@@ -17,6 +17,9 @@ import (
 // k8sClaims are the private claims kube-apiserver adds to a projected
 // service-account token (pkg/serviceaccount/claims.go).
 type k8sClaims struct {
+	// Audience is always a JSON array in Kubernetes tokens; go-jose's
+	// jwt.Audience would write a single audience as a bare string.
+	Audience   []string     `json:"aud"`
 	Kubernetes kubernetesIO `json:"kubernetes.io"`
 }
 
@@ -73,13 +76,12 @@ func runToken(args []string) error {
 	std := jwt.Claims{
 		Issuer:    *issuer,
 		Subject:   fmt.Sprintf("system:serviceaccount:%s:%s", *ns, *sa),
-		Audience:  jwt.Audience(strings.Split(*aud, ",")),
 		Expiry:    jwt.NewNumericDate(now.Add(*ttl)),
 		IssuedAt:  jwt.NewNumericDate(now),
 		NotBefore: jwt.NewNumericDate(now),
 		ID:        hex.EncodeToString(jti),
 	}
-	priv2 := k8sClaims{Kubernetes: kubernetesIO{
+	priv2 := k8sClaims{Audience: strings.Split(*aud, ","), Kubernetes: kubernetesIO{
 		Namespace:      *ns,
 		ServiceAccount: ref{Name: *sa, UID: hex.EncodeToString(jti[:8])},
 	}}

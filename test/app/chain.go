@@ -23,13 +23,13 @@ import (
 // runChain does by hand what the sidecar does: AssumeRoleWithWebIdentity
 // with the token, then sts:AssumeRole into the target role with the web
 // role's credentials, then lists the bucket and reads the object with the
-// final credentials. Without --target-role-arn it stops after the first hop
-// and uses the web role's credentials for S3.
+// final credentials. --target-role-arn may name several roles, chained in
+// order; without it the web role's credentials go to S3.
 func runChain(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("chain", flag.ContinueOnError)
 	tokenFile := fs.String("token-file", "", "web-identity token file (a projected service-account token)")
 	webRole := fs.String("web-role-arn", "", "role to assume with the web-identity token")
-	targetRole := fs.String("target-role-arn", "", "role to chain into with sts:AssumeRole (empty: stop after the first hop)")
+	targetRole := fs.String("target-role-arn", "", "comma-separated roles to chain into with sts:AssumeRole, in order (empty: stop after the first hop)")
 	endpoint := fs.String("sts-endpoint", "", "STS endpoint URL (empty: the SDK's default for the region)")
 	s3Endpoint := fs.String("s3-endpoint", "", "S3 endpoint URL (empty: --sts-endpoint)")
 	region := fs.String("region", envOr("AWS_REGION", "us-east-1"), "region")
@@ -77,15 +77,15 @@ func runChain(ctx context.Context, args []string) int {
 	fmt.Printf("web-identity: ok %s expires %s\n", aws.ToString(web.AssumedRoleUser.Arn), web.Credentials.Expiration.UTC().Format(time.RFC3339))
 	creds := web.Credentials
 
-	// Hop 2: chain into the target role, signed with the web role's session.
-	if *targetRole != "" {
+	// Hops 2…n: chain into each role in turn, signed with the previous session.
+	for _, role := range splitList(*targetRole) {
 		chained, err := sts.New(sts.Options{Credentials: static(creds)}, stsOpts).AssumeRole(ctx, &sts.AssumeRoleInput{
-			RoleArn:         targetRole,
+			RoleArn:         aws.String(role),
 			RoleSessionName: session,
 			DurationSeconds: secs,
 		})
 		if err != nil {
-			report("assume-role", *targetRole, err)
+			report("assume-role", role, err)
 			return exitChainHop
 		}
 		fmt.Printf("assume-role: ok %s expires %s\n", aws.ToString(chained.AssumedRoleUser.Arn), chained.Credentials.Expiration.UTC().Format(time.RFC3339))
@@ -146,6 +146,10 @@ func report(step, what string, err error) {
 	}
 	fmt.Printf("%s: FAILED %s: HTTP %d %s: %s\n", step, what, status, code, msg)
 	fmt.Fprintf(os.Stderr, "%s: %v\n", step, err)
+}
+
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 }
 
 func envOr(name, def string) string {

@@ -83,4 +83,4 @@ expect "a token signed by another key is refused by the first hop (STS 403)" \
   3 "web-identity: FAILED .*HTTP 403" foreign-key "$WEB_ROLE_ARN" "$TARGET_ROLE_ARN"
 
 echo "sts-check: $passed passed, $failed failed"
-((failed == 0))
+[[ $failed == 0 ]] || exit 1

@@ -81,39 +81,56 @@ ours() {
   tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$STS_DIR"
 }
 
-# stop_daemons stops every daemon with a pid file: TERM to all at once (their
-# data is dropped anyway), KILL whatever is left after a grace period.
+# stop_daemons stops every daemon with a pid file and waits until it is gone.
+# The Ceph daemons get SIGKILL straight away: their data is dropped anyway,
+# and on SIGTERM a memstore OSD first dumps its store into its data dir and
+# waits for the mon to mark it down, which outlives a mon stopped alongside
+# it and can write into the next run's fresh data dir. Others get SIGTERM,
+# and SIGKILL after a grace period.
 stop_daemons() {
-  local f pid n pids=()
+  local f pid n sig pids=()
   for f in "$RUN"/*.pid; do
     [[ -e $f ]] || continue
     pid=$(<"$f")
     if [[ -n $pid ]] && ours "$pid"; then
-      kill -TERM "$pid" 2>/dev/null || true
+      case $(basename "$f" .pid) in mon | osd | rgw) sig=KILL ;; *) sig=TERM ;; esac
+      kill -"$sig" "$pid" 2>/dev/null || true
       pids+=("$pid")
-      echo "   stopping $(basename "$f" .pid) (pid $pid)"
+      echo "   stopping $(basename "$f" .pid) (pid $pid, SIG$sig)"
     fi
     rm -f "$f"
   done
-  for ((n = 0; n < 50; n++)); do
-    for pid in "${pids[@]}"; do ours "$pid" && break; pid=""; done
-    [[ -z ${pid:-} ]] && break
-    sleep 0.2
-  done
-  for pid in "${pids[@]}"; do
-    if ours "$pid"; then kill -KILL "$pid" 2>/dev/null || true; echo "   killed pid $pid"; fi
-  done
+  wait_gone() {
+    local n pid
+    for ((n = 0; n < $1; n++)); do
+      for pid in "${pids[@]}"; do ours "$pid" && break; pid=""; done
+      [[ -z ${pid:-} ]] && return 0
+      sleep 0.2
+    done
+    return 1
+  }
+  if ! wait_gone 50; then
+    for pid in "${pids[@]}"; do
+      if ours "$pid"; then kill -KILL "$pid" 2>/dev/null || true; echo "   killed pid $pid"; fi
+    done
+    wait_gone 25 || { echo "daemons ${pids[*]} survive SIGKILL" >&2; return 1; }
+  fi
   # A crashed run may have lost its pid files: find our daemons by their
   # command line, which names a path under STS_DIR.
+  local argv0
   for f in /proc/[0-9]*; do
     pid=${f#/proc/}
-    case $(readlink "$f/exe" 2>/dev/null) in
-      */ceph-mon | */ceph-osd | */radosgw | */ststool | */minio) ;;
+    argv0=""
+    # read stops at the first NUL: argv[0], without forking per process.
+    { IFS= read -r -d '' argv0 <"$f/cmdline"; } 2>/dev/null || true
+    case ${argv0##*/} in
+      ceph-mon | ceph-osd | radosgw | ststool | minio) ;;
       *) continue ;;
     esac
     if ours "$pid"; then
+      echo "   killing leftover ${argv0##*/} (pid $pid)"
       kill -KILL "$pid" 2>/dev/null || true
-      echo "   killed leftover $(readlink "$f/exe") (pid $pid)"
+      for ((n = 0; n < 25; n++)); do ours "$pid" || break; sleep 0.2; done
     fi
   done
 }

@@ -19,7 +19,8 @@
 # (https://127.0.0.1:18443), SA_KEY, SA_PUB, STS_SUBJECTS (rolechain-e2e:app;
 # NS:SA list), STS_AUDIENCES (sts.amazonaws.com), STS_ACCOUNT (123456789012),
 # BUCKET (rolechain-e2e), OBJECT_KEY (hello.txt), REGION (us-east-1),
-# CEPH_MON_PORT (16789), STS_DEBUG (unset; 1 = verbose RGW log).
+# CEPH_MON_PORT (16789), STS_DEBUG (unset; 1 = verbose RGW log),
+# RGW_VERIFY_SSL (false: RGW does not verify the issuer's TLS chain).
 set -Eeuo pipefail
 . "$(dirname "$0")/lib.sh"
 trap on_error ERR
@@ -81,6 +82,7 @@ THUMBPRINTS=$(cat "$STS_DIR/issuer/x5c.sha1")
 
 step "ceph.conf"
 RGW_DEBUG=1
+RGW_VERIFY_SSL=${RGW_VERIFY_SSL:-false}
 [[ -n ${STS_DEBUG:-} ]] && RGW_DEBUG=20
 FSID=$(cat /proc/sys/kernel/random/uuid)
 STS_KEY=$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n') # 16 hex chars: rgw sts key must be 16 bytes
@@ -114,13 +116,20 @@ mon warn on pool no redundancy = false
 mon data avail warn = 2
 auth allow insecure global id reclaim = false
 mon osd auto mark new in = true
+# Placed in CRUSH by this script before it starts: under load the OSD's own
+# placement commands can leave before its monclient knows the fsid, the mon
+# refuses them ('wrong fsid') and the OSD exits.
+osd crush update on start = false
+osd class update on start = false
 [client.rgw.sts]
 rgw frontends = beast endpoint=$NODE_IP:$STS_PORT
 rgw data = $CEPH/rgw
 rgw sts key = $STS_KEY
 rgw s3 auth use sts = true
-# The issuer's certificate is self-signed; RGW checks the x5c thumbprint.
-rgw verify ssl = false
+# The issuer's serving certificate is self-signed and RGW's libcurl trusts
+# only the system CAs; RGW ties the keys to the provider by the registered
+# thumbprint of the x5c certificate instead.
+rgw verify ssl = $RGW_VERIFY_SSL
 debug rgw = $RGW_DEBUG
 EOF
 ceph-authtool --create-keyring "$CEPH/keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
@@ -135,6 +144,7 @@ step "ceph-osd (memstore)" "$LOGS/osd.0.log"
 OSD_UUID=$(cat /proc/sys/kernel/random/uuid)
 OSD_ID=$(timeout 20 ceph -c "$CONF" osd new "$OSD_UUID")
 mkdir -p "$CEPH/osd-$OSD_ID"
+timeout 20 ceph -c "$CONF" osd crush add "osd.$OSD_ID" 1.0 root=default >/dev/null 2>&1
 ceph-osd -c "$CONF" -i "$OSD_ID" --mkfs --osd-uuid "$OSD_UUID" 2>>"$LOGS/osd.$OSD_ID.log"
 start_daemon osd "$LOGS/osd.$OSD_ID.stdout" ceph-osd -c "$CONF" -i "$OSD_ID" -f
 osd_up() { timeout 5 ceph -c "$CONF" osd dump 2>/dev/null | grep -q "^osd.$OSD_ID up"; }

@@ -60,6 +60,10 @@ on_error() {
     echo "--- last lines of $STEP_LOG:" >&2
     tail -n 40 "$STEP_LOG" >&2
   fi
+  if [[ -s ${LOGS:-}/ceph-cli.log ]]; then
+    echo "--- last lines of $LOGS/ceph-cli.log:" >&2
+    tail -n 10 "$LOGS/ceph-cli.log" >&2
+  fi
   exit "$rc"
 }
 

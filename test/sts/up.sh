@@ -134,6 +134,17 @@ debug rgw = $RGW_DEBUG
 EOF
 ceph-authtool --create-keyring "$CEPH/keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
 
+# ceph_cmd runs an idempotent ceph CLI command, retried: a young mon
+# sometimes refuses or drops the first commands of a client.
+ceph_cmd() {
+  local n
+  for ((n = 1; ; n++)); do
+    if timeout 20 ceph -c "$CONF" "$@" 2>>"$LOGS/ceph-cli.log"; then return 0; fi
+    ((n < 5)) || return 1
+    sleep 1
+  done
+}
+
 step "ceph-mon" "$LOGS/mon.a.log"
 monmaptool --create --fsid "$FSID" --addv a "[v1:127.0.0.1:$CEPH_MON_PORT]" "$CEPH/monmap" >/dev/null
 ceph-mon -c "$CONF" --mkfs -i a --monmap "$CEPH/monmap" --keyring "$CEPH/keyring"
@@ -142,9 +153,9 @@ wait_for "ceph-mon quorum" 30 timeout 5 ceph -c "$CONF" mon stat
 
 step "ceph-osd (memstore)" "$LOGS/osd.0.log"
 OSD_UUID=$(cat /proc/sys/kernel/random/uuid)
-OSD_ID=$(timeout 20 ceph -c "$CONF" osd new "$OSD_UUID")
+OSD_ID=$(ceph_cmd osd new "$OSD_UUID") # idempotent for one uuid
 mkdir -p "$CEPH/osd-$OSD_ID"
-timeout 20 ceph -c "$CONF" osd crush add "osd.$OSD_ID" 1.0 root=default >/dev/null 2>&1
+ceph_cmd osd crush add "osd.$OSD_ID" 1.0 root=default >/dev/null
 ceph-osd -c "$CONF" -i "$OSD_ID" --mkfs --osd-uuid "$OSD_UUID" 2>>"$LOGS/osd.$OSD_ID.log"
 start_daemon osd "$LOGS/osd.$OSD_ID.stdout" ceph-osd -c "$CONF" -i "$OSD_ID" -f
 osd_up() { timeout 5 ceph -c "$CONF" osd dump 2>/dev/null | grep -q "^osd.$OSD_ID up"; }

@@ -35,6 +35,7 @@ func runChain(ctx context.Context, args []string) int {
 	region := fs.String("region", envOr("AWS_REGION", "us-east-1"), "region")
 	bucket := fs.String("bucket", "", "bucket to list and read")
 	key := fs.String("key", "", "object to read (empty: only list)")
+	list := fs.Bool("list", true, "list the bucket before reading")
 	session := fs.String("session-name", "rolechain-app", "role session name for both hops")
 	duration := fs.Duration("duration", 15*time.Minute, "requested session duration for both hops")
 	if err := parseFlags(fs, args); err != nil {
@@ -97,16 +98,18 @@ func runChain(ctx context.Context, args []string) int {
 			o.BaseEndpoint = s3Endpoint
 		}
 	})
-	list, err := s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: bucket})
-	if err != nil {
-		report("s3-list", *bucket, err)
-		return exitS3Refused
+	if *list {
+		out, err := s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: bucket})
+		if err != nil {
+			report("s3-list", *bucket, err)
+			return exitS3Refused
+		}
+		keys := make([]string, 0, len(out.Contents))
+		for _, o := range out.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+		fmt.Printf("s3-list: ok %s: [%s]\n", *bucket, strings.Join(keys, " "))
 	}
-	keys := make([]string, 0, len(list.Contents))
-	for _, o := range list.Contents {
-		keys = append(keys, aws.ToString(o.Key))
-	}
-	fmt.Printf("s3-list: ok %s: [%s]\n", *bucket, strings.Join(keys, " "))
 	if *key == "" {
 		return exitOK
 	}

@@ -47,11 +47,13 @@ token expired --expired
   --service-account "$SA" --audience "$AUD" --out "$TMP/foreign-key"
 
 passed=0 failed=0
-# expect NAME WANT_EXIT WANT_OUTPUT TOKEN WEB_ROLE TARGET_ROLES
+# expect NAME WANT_EXIT WANT_OUTPUT TOKEN WEB_ROLE TARGET_ROLES [APP_FLAGS...]
+# runs app chain against $ENDPOINT.
 expect() {
   local name=$1 want=$2 pattern=$3 tok=$4 web=$5 targets=$6 rc=0
+  shift 6
   "$BIN/app" chain --token-file "$TMP/$tok" --web-role-arn "$web" --target-role-arn "$targets" \
-    --sts-endpoint "$STS_ENDPOINT" --region "$REGION" --bucket "$BUCKET" --key "$OBJECT_KEY" \
+    --sts-endpoint "$ENDPOINT" --region "$REGION" --bucket "$BUCKET" --key "$OBJECT_KEY" "$@" \
     >"$TMP/out" 2>"$TMP/err" || rc=$?
   if [[ $rc == "$want" ]] && grep -q -- "$pattern" "$TMP/out"; then
     passed=$((passed + 1))
@@ -63,6 +65,8 @@ expect() {
   fi
 }
 
+echo "radosgw at $STS_ENDPOINT:"
+ENDPOINT=$STS_ENDPOINT
 expect "system:serviceaccount:$NS:$SA chains web → target and reads s3://$BUCKET/$OBJECT_KEY" \
   0 "s3-get: ok" good "$WEB_ROLE_ARN" "$TARGET_ROLE_ARN"
 expect "the web role alone cannot read the bucket (S3 403)" \
@@ -81,6 +85,22 @@ expect "an expired token is refused by the first hop (STS 403)" \
   3 "web-identity: FAILED .*HTTP 403" expired "$WEB_ROLE_ARN" "$TARGET_ROLE_ARN"
 expect "a token signed by another key is refused by the first hop (STS 403)" \
   3 "web-identity: FAILED .*HTTP 403" foreign-key "$WEB_ROLE_ARN" "$TARGET_ROLE_ARN"
+
+if [[ -f $STS_DIR/minio.env ]]; then
+  . "$STS_DIR/minio.env"
+  echo "minio at $MINIO_ENDPOINT (first hop only):"
+  ENDPOINT=$MINIO_ENDPOINT
+  expect "a valid token gets the readonly role and reads s3://$BUCKET/$OBJECT_KEY" \
+    0 "s3-get: ok" good "$MINIO_ROLE_ARN" "" --list=false
+  expect "MinIO refuses to chain sts:AssumeRole with temporary credentials" \
+    4 "assume-role: FAILED" good "$MINIO_ROLE_ARN" "$MINIO_ROLE_ARN" --list=false
+  expect "a token for another audience is refused" \
+    3 "web-identity: FAILED" other-aud "$MINIO_ROLE_ARN" "" --list=false
+  expect "an expired token is refused" \
+    3 "web-identity: FAILED" expired "$MINIO_ROLE_ARN" "" --list=false
+  expect "a token signed by another key is refused" \
+    3 "web-identity: FAILED" foreign-key "$MINIO_ROLE_ARN" "" --list=false
+fi
 
 echo "sts-check: $passed passed, $failed failed"
 [[ $failed == 0 ]] || exit 1

@@ -7,5 +7,5 @@ set -Eeuo pipefail
 . "$(dirname "$0")/lib.sh"
 echo "sts-down: $STS_DIR"
 stop_daemons
-rm -rf "$CEPH" "$RUN" "$STS_DIR/issuer" "$STS_DIR/sts.env" "$STS_DIR/admin.env"
+rm -rf "$CEPH" "$RUN" "$STS_DIR/issuer" "$STS_DIR/sts.env" "$STS_DIR/admin.env" "$STS_DIR/minio" "$STS_DIR/minio.env"
 echo "sts-down: nothing left running"

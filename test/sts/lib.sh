@@ -97,7 +97,7 @@ stop_daemons() {
     [[ -e $f ]] || continue
     pid=$(<"$f")
     if [[ -n $pid ]] && ours "$pid"; then
-      case $(basename "$f" .pid) in mon | osd | rgw) sig=KILL ;; *) sig=TERM ;; esac
+      case $(basename "$f" .pid) in mon | osd | rgw | minio) sig=KILL ;; *) sig=TERM ;; esac
       kill -"$sig" "$pid" 2>/dev/null || true
       pids+=("$pid")
       echo "   stopping $(basename "$f" .pid) (pid $pid, SIG$sig)"
@@ -137,6 +137,22 @@ stop_daemons() {
       for ((n = 0; n < 25; n++)); do ours "$pid" || break; sleep 0.2; done
     fi
   done
+}
+
+# stop_pidfile FILE stops the one daemon named by FILE (SIGTERM, then
+# SIGKILL after 10 s) and removes FILE.
+stop_pidfile() {
+  local f=$1 pid n
+  [[ -f $f ]] || return 0
+  pid=$(<"$f")
+  if [[ -n $pid ]] && ours "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((n = 0; n < 50; n++)); do ours "$pid" || break; sleep 0.2; done
+    if ours "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+    for ((n = 0; n < 25; n++)); do ours "$pid" || break; sleep 0.2; done
+    echo "   stopped $(basename "$f" .pid) (pid $pid)"
+  fi
+  rm -f "$f"
 }
 
 # wait_for DESC TIMEOUT CMD... polls CMD until it succeeds.

@@ -43,7 +43,7 @@ echo "sts-up: STS $STS_ENDPOINT, issuer $ISSUER_URL, subjects [$STS_SUBJECTS], c
 
 step "stop what an earlier run left"
 stop_daemons
-rm -rf "$CEPH" "$LOGS" "$RUN" "$STS_DIR/issuer" "$STS_DIR/sts.env" "$STS_DIR/admin.env"
+rm -rf "$CEPH" "$LOGS" "$RUN" "$STS_DIR/issuer" "$STS_DIR/sts.env" "$STS_DIR/admin.env" "$STS_DIR/minio" "$STS_DIR/minio.env"
 mkdir -p "$CEPH" "$LOGS" "$RUN" "$STS_DIR/issuer"
 
 step "install radosgw, ceph-mon, ceph-osd (only when missing)"
@@ -189,6 +189,7 @@ eval "$SETUP_OUT"
 step "write $STS_DIR/sts.env"
 cat >"$STS_DIR/sts.env" <<EOF
 STS_ENDPOINT=$STS_ENDPOINT
+NODE_IP=$NODE_IP
 WEB_ROLE_ARN=$WEB_ROLE_ARN
 TARGET_ROLE_ARN=$TARGET_ROLE_ARN
 BUCKET=$BUCKET

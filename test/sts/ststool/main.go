@@ -5,6 +5,7 @@
 //	ststool issuer  --issuer URL --public-key FILE --dir DIR   publish discovery + JWKS with x5c
 //	ststool token   --signing-key FILE --issuer URL [--namespace NS --service-account SA --audience AUD]
 //	ststool setup   --endpoint URL --issuer URL --thumbprints SHA1,...   OIDC provider, roles, bucket
+//	ststool s3put   --endpoint URL [--bucket B --object-key K]   a bucket and object, with long-term keys
 package main
 
 import (
@@ -16,7 +17,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: ststool genkey|issuer|token|setup [flags]")
+		fmt.Fprintln(os.Stderr, "usage: ststool genkey|issuer|token|setup|s3put [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -29,8 +30,10 @@ func main() {
 		err = runToken(args)
 	case "setup":
 		err = runSetup(args)
+	case "s3put":
+		err = runS3Put(args)
 	default:
-		err = fmt.Errorf("unknown command %q: want genkey, issuer, token or setup", cmd)
+		err = fmt.Errorf("unknown command %q: want genkey, issuer, token, setup or s3put", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ststool:", err)

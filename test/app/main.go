@@ -81,7 +81,10 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 // documents that the STS and IAM decoders cannot read, so the SDK's error
 // says little more than the status; the body says why. Success bodies hold
 // credentials and are never printed.
-type errorBodies struct{ next *http.Client }
+type errorBodies struct {
+	next *http.Client
+	log  io.Writer // os.Stderr when nil
+}
 
 func (c errorBodies) Do(req *http.Request) (*http.Response, error) {
 	resp, err := c.next.Do(req)
@@ -94,6 +97,10 @@ func (c errorBodies) Do(req *http.Request) (*http.Response, error) {
 	if rerr != nil {
 		return resp, errors.Join(err, rerr)
 	}
-	fmt.Fprintf(os.Stderr, "http: %s %s -> %d %s\n", req.Method, req.URL.Redacted(), resp.StatusCode, strings.TrimSpace(string(body)))
+	w := c.log
+	if w == nil {
+		w = os.Stderr
+	}
+	fmt.Fprintf(w, "http: %s %s -> %d %s\n", req.Method, req.URL.Redacted(), resp.StatusCode, strings.TrimSpace(string(body)))
 	return resp, nil
 }

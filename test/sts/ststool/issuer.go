@@ -84,45 +84,13 @@ func runIssuer(args []string) error {
 	if err := os.WriteFile(filepath.Join(*dir, "x5c.sha1"), []byte(thumbprint(certDER)+"\n"), 0o644); err != nil {
 		return err
 	}
-	kid, err := keyID(pub)
+	handler, kid, err := issuerHandler(*issuer, pub, cert)
 	if err != nil {
 		return err
 	}
-	jwks, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{
-		Key:          pub,
-		KeyID:        kid,
-		Algorithm:    string(jose.RS256),
-		Use:          "sig",
-		Certificates: []*x509.Certificate{cert},
-	}}})
-	if err != nil {
-		return err
-	}
-	base := strings.TrimSuffix(*issuer, "/")
-	discovery, err := json.Marshal(map[string]any{
-		"issuer":                                base,
-		"jwks_uri":                              base + jwksPath,
-		"response_types_supported":              []string{"id_token"},
-		"subject_types_supported":               []string{"public"},
-		"id_token_signing_alg_values_supported": []string{"RS256"},
-	})
-	if err != nil {
-		return err
-	}
-
-	prefix := strings.TrimSuffix(u.Path, "/")
-	mux := http.NewServeMux()
-	serveJSON := func(body []byte) http.HandlerFunc {
-		return func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write(body)
-		}
-	}
-	mux.Handle("GET "+prefix+"/.well-known/openid-configuration", serveJSON(discovery))
-	mux.Handle("GET "+prefix+jwksPath, serveJSON(jwks))
 	srv := &http.Server{
 		Addr:              *listen,
-		Handler:           logRequests(mux),
+		Handler:           logRequests(handler),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	if u.Scheme == "https" {
@@ -140,7 +108,7 @@ func runIssuer(args []string) error {
 	if err != nil {
 		return err
 	}
-	log.Printf("issuer %s: serving discovery and JWKS (kid %s) on %s", base, kid, ln.Addr())
+	log.Printf("issuer %s: serving discovery and JWKS (kid %s) on %s", *issuer, kid, ln.Addr())
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	go func() {
@@ -158,6 +126,52 @@ func runIssuer(args []string) error {
 		return nil
 	}
 	return err
+}
+
+// issuerHandler serves, under the issuer URL's path, the discovery document
+// and a JWKS holding the one key pub, with kid as Kubernetes computes it and
+// cert as x5c. One key only: RGW 16 reads the first element of "keys".
+func issuerHandler(issuer string, pub *rsa.PublicKey, cert *x509.Certificate) (http.Handler, string, error) {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return nil, "", err
+	}
+	kid, err := keyID(pub)
+	if err != nil {
+		return nil, "", err
+	}
+	jwks, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{
+		Key:          pub,
+		KeyID:        kid,
+		Algorithm:    string(jose.RS256),
+		Use:          "sig",
+		Certificates: []*x509.Certificate{cert},
+	}}})
+	if err != nil {
+		return nil, "", err
+	}
+	base := strings.TrimSuffix(issuer, "/")
+	discovery, err := json.Marshal(map[string]any{
+		"issuer":                                base,
+		"jwks_uri":                              base + jwksPath,
+		"response_types_supported":              []string{"id_token"},
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	serveJSON := func(body []byte) http.HandlerFunc {
+		return func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(body)
+		}
+	}
+	prefix := strings.TrimSuffix(u.Path, "/")
+	mux := http.NewServeMux()
+	mux.Handle("GET "+prefix+"/.well-known/openid-configuration", serveJSON(discovery))
+	mux.Handle("GET "+prefix+jwksPath, serveJSON(jwks))
+	return mux, kid, nil
 }
 
 type statusRecorder struct {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -55,37 +56,14 @@ func runToken(args []string) error {
 	if err != nil {
 		return err
 	}
-	kid, err := keyID(&priv.PublicKey)
-	if err != nil {
-		return err
-	}
-	signer, err := jose.NewSigner(
-		jose.SigningKey{Algorithm: jose.RS256, Key: priv},
-		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", kid))
-	if err != nil {
-		return err
-	}
-	jti := make([]byte, 16)
-	if _, err := rand.Read(jti); err != nil {
-		return err
-	}
 	now := time.Now()
 	if *expired {
 		now = now.Add(-*ttl - time.Hour)
 	}
-	std := jwt.Claims{
-		Issuer:    *issuer,
-		Subject:   fmt.Sprintf("system:serviceaccount:%s:%s", *ns, *sa),
-		Expiry:    jwt.NewNumericDate(now.Add(*ttl)),
-		IssuedAt:  jwt.NewNumericDate(now),
-		NotBefore: jwt.NewNumericDate(now),
-		ID:        hex.EncodeToString(jti),
-	}
-	priv2 := k8sClaims{Audience: strings.Split(*aud, ","), Kubernetes: kubernetesIO{
-		Namespace:      *ns,
-		ServiceAccount: ref{Name: *sa, UID: hex.EncodeToString(jti[:8])},
-	}}
-	tok, err := jwt.Signed(signer).Claims(std).Claims(priv2).Serialize()
+	tok, err := signToken(priv, tokenSpec{
+		issuer: *issuer, namespace: *ns, serviceAccount: *sa,
+		audiences: strings.Split(*aud, ","), issuedAt: now, ttl: *ttl,
+	})
 	if err != nil {
 		return err
 	}
@@ -94,4 +72,43 @@ func runToken(args []string) error {
 		return err
 	}
 	return os.WriteFile(*out, []byte(tok), 0o600)
+}
+
+// tokenSpec is what varies between the tokens the harness signs.
+type tokenSpec struct {
+	issuer, namespace, serviceAccount string
+	audiences                         []string
+	issuedAt                          time.Time
+	ttl                               time.Duration
+}
+
+// signToken signs spec as kube-apiserver would with priv.
+func signToken(priv *rsa.PrivateKey, spec tokenSpec) (string, error) {
+	kid, err := keyID(&priv.PublicKey)
+	if err != nil {
+		return "", err
+	}
+	signer, err := jose.NewSigner(
+		jose.SigningKey{Algorithm: jose.RS256, Key: priv},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", kid))
+	if err != nil {
+		return "", err
+	}
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		return "", err
+	}
+	std := jwt.Claims{
+		Issuer:    spec.issuer,
+		Subject:   fmt.Sprintf("system:serviceaccount:%s:%s", spec.namespace, spec.serviceAccount),
+		Expiry:    jwt.NewNumericDate(spec.issuedAt.Add(spec.ttl)),
+		IssuedAt:  jwt.NewNumericDate(spec.issuedAt),
+		NotBefore: jwt.NewNumericDate(spec.issuedAt),
+		ID:        hex.EncodeToString(jti),
+	}
+	private := k8sClaims{Audience: spec.audiences, Kubernetes: kubernetesIO{
+		Namespace:      spec.namespace,
+		ServiceAccount: ref{Name: spec.serviceAccount, UID: hex.EncodeToString(jti[:8])},
+	}}
+	return jwt.Signed(signer).Claims(std).Claims(private).Serialize()
 }

@@ -93,7 +93,10 @@ func runChain(ctx context.Context, args []string) int {
 		creds = chained.Credentials
 	}
 
-	s3c := s3.New(s3.Options{Region: *region, Credentials: static(creds), HTTPClient: httpc, UsePathStyle: true}, func(o *s3.Options) {
+	s3c := s3.New(s3.Options{
+		Region: *region, Credentials: static(creds), HTTPClient: httpc, UsePathStyle: true,
+		DisableLogOutputChecksumValidationSkipped: true, // RGW sends no checksums: not news
+	}, func(o *s3.Options) {
 		if *s3Endpoint != "" {
 			o.BaseEndpoint = s3Endpoint
 		}

@@ -82,8 +82,10 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 // says little more than the status; the body says why. Success bodies hold
 // credentials and are never printed.
 type errorBodies struct {
-	next *http.Client
-	log  io.Writer // os.Stderr when nil
+	next interface {
+		Do(*http.Request) (*http.Response, error)
+	}
+	log io.Writer // os.Stderr when nil
 }
 
 func (c errorBodies) Do(req *http.Request) (*http.Response, error) {

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"time"
 
@@ -71,15 +70,19 @@ func runRead(ctx context.Context, args []string) int {
 }
 
 func newS3(ctx context.Context, endpoint string) (*s3.Client, error) {
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithHTTPClient(errorBodies{next: &http.Client{Timeout: 30 * time.Second}}))
+	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, err
 	}
+	// Wrapped after loading: the SDK must first apply AWS_CA_BUNDLE to its
+	// own client, which it cannot do to a client of ours.
+	cfg.HTTPClient = errorBodies{next: cfg.HTTPClient}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
 	return s3.NewFromConfig(cfg, func(o *s3.Options) {
 		o.UsePathStyle = true
+		o.DisableLogOutputChecksumValidationSkipped = true // RGW sends no checksums: not news
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}

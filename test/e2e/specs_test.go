@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -25,11 +27,18 @@ import (
 	"github.com/rolechain/rolechain/test/e2e/framework"
 )
 
-// Namespaces whose ServiceAccount "app" the STS's web role trusts; run.sh
-// hands this list to sts-up. A spec uses only these.
-var Namespaces = []string{"e2e-chain", "e2e-refresh", "e2e-endpoint", "e2e-job", "e2e-restricted", "e2e-profiles"}
-
+// setupNamespace creates a namespace with the ServiceAccount "app" that the
+// STS's web role trusts. The trust policy lists the namespaces of
+// namespaces.txt (run.sh hands them to sts-up), so a spec can use only those.
 func setupNamespace(t *testing.T, name string, labels map[string]string) string {
+	t.Helper()
+	listed, err := os.ReadFile("namespaces.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(strings.Fields(string(listed)), name) {
+		t.Fatalf("namespace %s is not in namespaces.txt: the STS would not trust its ServiceAccount", name)
+	}
 	ns := cluster.Namespace(t, name, labels)
 	cluster.ServiceAccount(t, ns, "app", nil)
 	return ns

@@ -1,8 +1,9 @@
 // Package refresh keeps one profile's credentials fresh: it retrieves them,
 // publishes them, sleeps until about half their lifetime has passed (or an
 // optional shorter interval), and does it again. On failure it keeps the
-// last good credentials published until they expire, retries with capped exponential backoff and jitter, and
-// retries at once when the web-identity token is rotated.
+// last good credentials published until they expire, retries with capped
+// exponential backoff and jitter, and retries at once when the web-identity
+// token is rotated.
 //
 // Between two refreshes a Loop is blocked on one timer: it does no polling
 // and wakes no thread.

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -110,6 +111,12 @@ func TestInvalidValuesNameTheirFlag(t *testing.T) {
 		{"profile name", append(base, "--profile", "../etc"), nil, `--profile: "../etc" must be 1–64 characters`},
 		{"session tags without pod env", append(base, "--role-arn", target, "--session-tags"), nil, "--session-tags: needs ROLECHAIN_POD_NAMESPACE to be set"},
 		{"session tags without AssumeRole hop", append(base, "--session-tags"), map[string]string{profile.EnvPodNamespace: "n", profile.EnvPodName: "p", profile.EnvServiceAccount: "s"}, "--session-tags: tags go on sts:AssumeRole hops"},
+		{"refresh interval too short", append(base, "--refresh-interval", "5s"), nil, "--refresh-interval: 5s must be 0 (off) or between 10s and 12h0m0s"},
+		{"refresh interval too long", append(base, "--refresh-interval", "13h"), nil, "--refresh-interval: 13h0m0s must be 0 (off) or between 10s and 12h0m0s"},
+		{"negative refresh interval", append(base, "--refresh-interval", "-1m"), nil, "--refresh-interval: -1m0s must be 0 (off) or between 10s and 12h0m0s"},
+		{"refresh interval from env", base, map[string]string{"ROLECHAIN_REFRESH_INTERVAL": "1s"}, "--refresh-interval (from ROLECHAIN_REFRESH_INTERVAL): 1s must be 0 (off) or between 10s and 12h0m0s"},
+		{"unparsable refresh interval from env", base, map[string]string{"ROLECHAIN_REFRESH_INTERVAL": "30"}, "--refresh-interval (from ROLECHAIN_REFRESH_INTERVAL): "},
+		{"refresh interval with once", append(base, "--once", "--refresh-interval", "1m"), nil, "--refresh-interval: has no effect with --once"},
 		{"file mode", append(base, "--file-mode", "999"), nil, `"999" is not an octal mode`},
 		{"profiles with single-profile flags", []string{"--profiles", `[{"name":"a","webIdentityRoleARN":"` + web + `"}]`, "--region", "eu-west-1"}, nil, "--region: cannot be combined with --profiles"},
 		{"profiles JSON field", []string{"--profiles", `[{"name":"a","webIdentityRoleARN":"` + web + `","durationSeconds":60}]`}, nil, "--profiles[0].durationSeconds: 60s must be between"},
@@ -147,6 +154,26 @@ func TestValidSettingsAreAccepted(t *testing.T) {
 	} {
 		if _, _, err := parse(t, args, nil); err != nil {
 			t.Errorf("%v: %v", args, err)
+		}
+	}
+}
+
+func TestRefreshInterval(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want time.Duration
+	}{
+		{nil, nil, 0},
+		{[]string{"--refresh-interval", "0"}, nil, 0},
+		{[]string{"--refresh-interval", "10s"}, nil, 10 * time.Second},
+		{[]string{"--refresh-interval", "12h"}, nil, 12 * time.Hour},
+		{nil, map[string]string{"ROLECHAIN_REFRESH_INTERVAL": "90s"}, 90 * time.Second},
+		{[]string{"--refresh-interval", "2m"}, map[string]string{"ROLECHAIN_REFRESH_INTERVAL": "90s"}, 2 * time.Minute},
+	} {
+		c, _, err := parse(t, append([]string{"--web-identity-role-arn", web}, tc.args...), tc.env)
+		if err != nil || c.RefreshInterval != tc.want {
+			t.Errorf("%v %v: interval %s err %v, want %s", tc.args, tc.env, c.RefreshInterval, err, tc.want)
 		}
 	}
 }

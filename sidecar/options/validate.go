@@ -12,6 +12,7 @@ import (
 	"github.com/rolechain/rolechain/sidecar/chain"
 	"github.com/rolechain/rolechain/sidecar/output"
 	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/sidecar/refresh"
 )
 
 var (
@@ -99,6 +100,9 @@ func (c *Config) Validate() ([]profile.Profile, error) {
 		if c.MetricsPort != 0 {
 			bad("metrics-port", "has no effect with --once")
 		}
+		if c.RefreshInterval != 0 {
+			bad("refresh-interval", "has no effect with --once")
+		}
 	} else {
 		if c.Format != "" {
 			bad("format", "is only used with --once")
@@ -117,6 +121,9 @@ func (c *Config) Validate() ([]profile.Profile, error) {
 		if port.v < 0 || port.v > 65535 {
 			bad(port.flag, "%d must be a TCP port (1–65535) or 0 for off", port.v)
 		}
+	}
+	if c.RefreshInterval != 0 && (c.RefreshInterval < refresh.MinInterval || c.RefreshInterval > refresh.MaxInterval) {
+		bad("refresh-interval", "%s must be 0 (off) or between %s and %s", c.RefreshInterval, refresh.MinInterval, refresh.MaxInterval)
 	}
 	if c.CredentialsEndpointPort != 0 && c.CredentialsEndpointPort == c.MetricsPort {
 		bad("metrics-port", "%d is also --credentials-endpoint-port", c.MetricsPort)

@@ -1,8 +1,9 @@
 // Package refresh keeps one profile's credentials fresh: it retrieves them,
-// publishes them, sleeps until about half their lifetime has passed, and
-// does it again. On failure it keeps the last good credentials published
-// until they expire, retries with capped exponential backoff and jitter, and
-// retries at once when the web-identity token is rotated.
+// publishes them, sleeps until about half their lifetime has passed (or an
+// optional shorter interval), and does it again. On failure it keeps the
+// last good credentials published until they expire, retries with capped
+// exponential backoff and jitter, and retries at once when the web-identity
+// token is rotated.
 //
 // Between two refreshes a Loop is blocked on one timer: it does no polling
 // and wakes no thread.
@@ -30,6 +31,11 @@ const (
 	// retry caused by a token rotation: the kubelet's swap makes several
 	// filesystem events, which must not turn into several STS calls.
 	RotationDebounce = time.Second
+	// MinInterval and MaxInterval bound Loop.Interval (--refresh-interval).
+	// MinInterval is what keeps an interval from being a busy loop, so the
+	// Loop enforces it even on a caller that skipped validation.
+	MinInterval = 10 * time.Second
+	MaxInterval = 12 * time.Hour
 )
 
 // ReasonOutput is the failure reason when credentials were retrieved but
@@ -79,6 +85,10 @@ type Loop struct {
 	Rand func() float64
 	// Rotated signals that the web-identity token changed on disk.
 	Rotated <-chan struct{}
+	// Interval, when not zero, is the longest time between two successful
+	// refreshes (--refresh-interval): credentials on disk rotate at least
+	// this often, whatever their lifetime. See NextRefreshWithin.
+	Interval time.Duration
 }
 
 // NextRefresh returns when credentials obtained at now and expiring at
@@ -96,6 +106,34 @@ func NextRefresh(now, expiration time.Time, r float64) time.Time {
 	at := now.Add(time.Duration(float64(life) * (0.45 + 0.1*r)))
 	if latest := expiration.Add(-MinBeforeExpiry); at.After(latest) {
 		at = latest
+	}
+	return at
+}
+
+// NextRefreshWithin is NextRefresh capped by an interval: the earlier of
+// NextRefresh and now + interval, where r shortens the interval by up to
+// 10 % (spreading pods started together) but never lengthens it. An
+// interval of 0 means no cap: the result is exactly NextRefresh. A
+// positive interval below MinInterval counts as MinInterval.
+//
+// The interval wins over NextRefresh's one-minute floor for credentials
+// that look expired on arrival. That floor exists because a schedule
+// derived from an untrustworthy lifetime (a skewed clock) could otherwise
+// shrink towards zero; the interval does not depend on the lifetime or the
+// clock's skew, was chosen by the operator, and is itself a floor
+// (MinInterval, less 10 % jitter), so it cannot make a busy loop. Letting
+// the one-minute floor win instead would silently stretch a 10 s interval
+// to a minute exactly when something is wrong, breaking the promise that
+// files rotate at least every interval.
+func NextRefreshWithin(now, expiration time.Time, interval time.Duration, r float64) time.Time {
+	at := NextRefresh(now, expiration, r)
+	if interval <= 0 {
+		return at
+	}
+	interval = max(interval, MinInterval)
+	capped := now.Add(interval - time.Duration(float64(interval)*0.1*r))
+	if capped.Before(at) {
+		return capped
 	}
 	return at
 }
@@ -149,7 +187,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		now := clock.Now()
 		if err == nil {
 			last, have, failures = creds, true, 0
-			wake = NextRefresh(now, creds.Expiration, rnd())
+			wake = NextRefreshWithin(now, creds.Expiration, l.Interval, rnd())
 			log.Info("credentials refreshed", "expiration", creds.Expiration, "next_refresh", wake)
 			l.record(reason, creds.Expiration)
 		} else {

@@ -76,6 +76,7 @@ type fixture struct {
 	tokenFile string
 	logs      *bytes.Buffer
 	rotated   <-chan struct{}
+	interval  time.Duration // Loop.Interval; prepare may set it
 	cancel    context.CancelFunc
 	done      chan struct{}
 }
@@ -106,6 +107,7 @@ func start(t *testing.T, roles []string, rnd float64, prepare func(*fixture)) *f
 		Clock:    f.clock,
 		Rand:     func() float64 { return rnd },
 		Rotated:  f.rotated,
+		Interval: f.interval,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
@@ -146,6 +148,111 @@ func TestOneSTSCallPerHopPerRefreshAcrossRotations(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.clock.fire(w)
+	}
+}
+
+// With --refresh-interval 30s and one-hour sessions, a three-hop chain is
+// refreshed every 28.5 s (30 s less 10 % × jitter 0.5) instead of every
+// 30 min: over 20 intervals, exactly 20 refreshes of 3 calls each, every
+// one successful and published.
+func TestIntervalRefreshesAtTheIntervalWithOneCallPerHop(t *testing.T) {
+	roles := []string{webRole, viaRole, targetRole}
+	const interval = 30 * time.Second
+	const hop = interval - interval/20 // jitter 0.5 takes 5 %
+	f := start(t, roles, 0.5, func(f *fixture) { f.interval = interval })
+	begin := f.clock.Now()
+	const n = 20
+	var keys []string
+	for refreshNo := 1; refreshNo <= n; refreshNo++ {
+		w := f.clock.next(t)
+		calls := f.srv.Calls()
+		if len(calls) != len(roles)*refreshNo {
+			t.Fatalf("after refresh %d: %d STS calls, want %d", refreshNo, len(calls), len(roles)*refreshNo)
+		}
+		for _, c := range calls[len(calls)-len(roles):] {
+			if c.Issued == nil {
+				t.Fatalf("refresh %d: a hop failed: %+v", refreshNo, c)
+			}
+		}
+		if want := f.clock.Now().Add(hop); !w.at.Equal(want) {
+			t.Fatalf("refresh %d scheduled at %s, want %s", refreshNo, w.at, want)
+		}
+		if err := output.Check(f.dir, []string{"default"}, f.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, calls[len(calls)-1].Issued.AccessKeyID)
+		if refreshNo < n {
+			f.clock.fire(w)
+		}
+	}
+	if elapsed := f.clock.Now().Sub(begin); elapsed != (n-1)*hop {
+		t.Fatalf("%d refreshes took %s of fake time, want %s", n, elapsed, (n-1)*hop)
+	}
+	// Every refresh put new credentials on disk.
+	seen := map[string]bool{}
+	for _, k := range keys {
+		seen[k] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("%d distinct access keys over %d refreshes", len(seen), n)
+	}
+}
+
+// An interval longer than the half-lifetime point changes nothing: the
+// lifetime schedule is earlier and wins.
+func TestIntervalLongerThanHalfLifeKeepsTheLifetimeSchedule(t *testing.T) {
+	f := start(t, []string{webRole, targetRole}, 0.5, func(f *fixture) { f.interval = 45 * time.Minute })
+	for refreshNo := 1; refreshNo <= 3; refreshNo++ {
+		w := f.clock.next(t)
+		if got := len(f.srv.Calls()); got != 2*refreshNo {
+			t.Fatalf("after refresh %d: %d STS calls, want %d", refreshNo, got, 2*refreshNo)
+		}
+		if want := f.clock.Now().Add(30 * time.Minute); !w.at.Equal(want) {
+			t.Fatalf("refresh %d scheduled at %s, want %s (half-life)", refreshNo, w.at, want)
+		}
+		f.clock.fire(w)
+	}
+}
+
+func TestNextRefreshWithinAnInterval(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name     string
+		life     time.Duration
+		interval time.Duration
+		r        float64
+		want     time.Duration
+	}{
+		{"interval without jitter", time.Hour, time.Minute, 0, time.Minute},
+		{"jitter shortens, never lengthens", time.Hour, time.Minute, 0.5, 57 * time.Second},
+		{"half-life earlier than the interval", time.Hour, 2 * time.Hour, 0.5, 30 * time.Minute},
+		{"5 min before expiry earlier than the interval", 11 * time.Minute, 12 * time.Hour, 0.999, 6 * time.Minute},
+		// The interval wins over the one-minute floor for credentials that
+		// look expired on arrival: it is itself at least MinInterval.
+		{"expired on arrival: interval below a minute wins", -time.Hour, 10 * time.Second, 0, 10 * time.Second},
+		{"expired on arrival: the floor when the interval is longer", -time.Hour, 5 * time.Minute, 0, time.Minute},
+		{"below MinInterval counts as MinInterval", time.Hour, time.Second, 0, refresh.MinInterval},
+		{"below MinInterval, expired on arrival", -time.Hour, time.Nanosecond, 0.5, refresh.MinInterval * 95 / 100},
+	} {
+		got := refresh.NextRefreshWithin(now, now.Add(tc.life), tc.interval, tc.r).Sub(now)
+		if got != tc.want {
+			t.Errorf("%s: refresh after %s, want %s", tc.name, got, tc.want)
+		}
+	}
+	// Jitter keeps the wait within 90–100 % of the interval.
+	for _, r := range []float64{0, 0.25, 0.5, 0.75, 0.999999} {
+		got := refresh.NextRefreshWithin(now, now.Add(time.Hour), 10*time.Minute, r).Sub(now)
+		if got > 10*time.Minute || got < 9*time.Minute {
+			t.Errorf("r %.6f: refresh after %s, want within [9m, 10m]", r, got)
+		}
+	}
+	// Interval 0 is exactly the lifetime schedule.
+	for _, life := range []time.Duration{-time.Hour, 8 * time.Minute, 15 * time.Minute, time.Hour, 12 * time.Hour} {
+		for _, r := range []float64{0, 0.5, 0.999} {
+			if got, want := refresh.NextRefreshWithin(now, now.Add(life), 0, r), refresh.NextRefresh(now, now.Add(life), r); !got.Equal(want) {
+				t.Errorf("life %s r %.3f: interval 0 gives %s, NextRefresh %s", life, r, got, want)
+			}
+		}
 	}
 }
 

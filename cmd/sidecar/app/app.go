@@ -55,9 +55,10 @@ const longHelp = `rolechain-sidecar keeps AWS credentials for a chain of roles f
 It reads the projected service-account token, calls AssumeRoleWithWebIdentity
 for the first role and sts:AssumeRole for each further one, and writes the last
 role's credentials into --output-dir, refreshing them at about half their
-lifetime (never later than 5 minutes before expiry). When a refresh fails, the
-last good credentials stay until they expire; then they are removed, so files
-are always valid or absent.
+lifetime (never later than 5 minutes before expiry), or at least every
+--refresh-interval when that is set. When a refresh fails, the last good
+credentials stay until they expire; then they are removed, so files are
+always valid or absent.
 
 Files in --output-dir (written atomically):
   credentials             shared credentials INI, a section per profile

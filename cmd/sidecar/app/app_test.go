@@ -83,8 +83,8 @@ func TestHelpDocumentsEveryContractFlag(t *testing.T) {
 		t.Fatalf("exit %d", r.code)
 	}
 	for _, f := range []string{"--token-file", "--web-identity-role-arn", "--role-arn", "--external-id", "--session-name", "--duration", "--region",
-		"--sts-endpoint", "--output-dir", "--profile", "--once", "--format", "--credentials-endpoint-port", "--metrics-port", "--source", "--profiles",
-		"<profile>.json", "<profile>.process.json", "endpoint-token", "ROLECHAIN_", "probe"} {
+		"--sts-endpoint", "--output-dir", "--profile", "--once", "--format", "--credentials-endpoint-port", "--metrics-port", "--source", "--profiles", "--refresh-interval",
+		"<profile>.json", "<profile>.process.json", "endpoint-token", "ROLECHAIN_", "probe", "10s–12h"} {
 		if !strings.Contains(r.stdout, f) {
 			t.Errorf("--help does not mention %s", f)
 		}
@@ -102,6 +102,10 @@ func TestBadValuesExitTwoWithALinePerProblem(t *testing.T) {
 	}
 	if r := execute(context.Background(), []string{"--duration", "soon"}, nil, io.Discard); r.code != app.ExitUsage || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "--duration") {
 		t.Fatalf("unparsable flag: exit %d stderr %q", r.code, r.stderr)
+	}
+	if r := execute(context.Background(), []string{"--web-identity-role-arn", webRole}, map[string]string{"ROLECHAIN_REFRESH_INTERVAL": "5s"}, io.Discard); r.code != app.ExitUsage ||
+		!strings.Contains(r.stderr, "--refresh-interval (from ROLECHAIN_REFRESH_INTERVAL): 5s must be 0 (off) or between 10s and 12h0m0s") {
+		t.Fatalf("refresh interval from env: exit %d stderr %q", r.code, r.stderr)
 	}
 	if r := execute(context.Background(), []string{"extra"}, nil, io.Discard); r.code != app.ExitUsage {
 		t.Fatalf("positional argument: exit %d", r.code)

@@ -223,7 +223,7 @@ func runLoops(ctx context.Context, cfg *options.Config, profiles []profile.Profi
 		}
 	}
 	for i, p := range profiles {
-		l := &refresh.Loop{Profile: p.Name, Provider: chains[i], Sink: sinks, Recorder: rec, Log: log}
+		l := &refresh.Loop{Profile: p.Name, Provider: chains[i], Sink: sinks, Recorder: rec, Log: log, Interval: cfg.RefreshInterval}
 		if watcher != nil {
 			l.Rotated = watcher.Subscribe()
 		}
@@ -235,7 +235,7 @@ func runLoops(ctx context.Context, cfg *options.Config, profiles []profile.Profi
 		wg.Add(1)
 		go func() { defer wg.Done(); watcher.Run(ctx, log) }()
 	}
-	log.Info("started", "output_dir", cfg.OutputDir, "credentials_endpoint_port", cfg.CredentialsEndpointPort, "metrics_port", cfg.MetricsPort)
+	log.Info("started", "output_dir", cfg.OutputDir, "credentials_endpoint_port", cfg.CredentialsEndpointPort, "metrics_port", cfg.MetricsPort, "refresh_interval", cfg.RefreshInterval.String())
 	wg.Wait()
 	log.Info("stopping")
 	return nil

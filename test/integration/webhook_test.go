@@ -32,12 +32,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/rolechain/rolechain/cmd/webhook/app"
 	"github.com/rolechain/rolechain/sidecar/profile"
@@ -113,7 +116,7 @@ func run(m *testing.M) int {
 	o.ExcludedNamespaces = []string{"kube-system", handlerExcluded}
 	o.DefaultRegion = "eu-west-1"
 	mainM = metrics.New(prometheus.NewRegistry())
-	if err := startWebhook(ctx, cfg, o, mainM, wio.LocalServingHost, wio.LocalServingPort, wio.LocalServingCertDir, nil); err != nil {
+	if err := startWebhook(ctx, cfg, o, mainM, wio.LocalServingHost, wio.LocalServingPort, wio.LocalServingCertDir, nil, registerContainerAdder); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -122,6 +125,11 @@ func run(m *testing.M) int {
 		admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: wio.LocalServingCAData},
 		[]string{"kube-system", selectorExcluded, selfManagedNS})
 	if err := k8s.Create(ctx, whc); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	adderURL := fmt.Sprintf("https://%s%s", net.JoinHostPort(wio.LocalServingHost, strconv.Itoa(wio.LocalServingPort)), adderPath)
+	if err := k8s.Create(ctx, adderConfiguration(adderURL, wio.LocalServingCAData)); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -173,7 +181,7 @@ func run(m *testing.M) int {
 
 // startWebhook runs one webhook instance through the same Setup as the
 // binary, and returns once it serves TLS.
-func startWebhook(ctx context.Context, cfg *rest.Config, o *options.Options, m *metrics.Metrics, host string, port int, certDir string, extraHosts []string) error {
+func startWebhook(ctx context.Context, cfg *rest.Config, o *options.Options, m *metrics.Metrics, host string, port int, certDir string, extraHosts []string, extra ...func(manager.Manager)) error {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 app.Scheme(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -185,6 +193,9 @@ func startWebhook(ctx context.Context, cfg *rest.Config, o *options.Options, m *
 	}
 	if err := app.Setup(ctx, mgr, o, m, extraHosts); err != nil {
 		return err
+	}
+	for _, f := range extra {
+		f(mgr)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- mgr.Start(ctx) }()
@@ -461,5 +472,83 @@ func TestSelfManagedCertificateIsStoredPublishedAndTrusted(t *testing.T) {
 	}
 	if calls(t, selfM) != before+1 {
 		t.Fatal("self-managed instance not called exactly once")
+	}
+}
+
+// A second, unrelated mutating webhook that appends a container to pods
+// carrying addContainerAnnotation. Its configuration sorts after
+// "rolechain-webhook", so the API server calls it after rolechain and then,
+// because rolechain's reinvocationPolicy is IfNeeded, calls rolechain again.
+const (
+	adderPath              = "/add-container"
+	addContainerAnnotation = "test.rolechain.dev/add-container"
+)
+
+func registerContainerAdder(mgr manager.Manager) {
+	decoder := admission.NewDecoder(mgr.GetScheme())
+	mgr.GetWebhookServer().Register(adderPath, &webhook.Admission{Handler: admission.HandlerFunc(
+		func(_ context.Context, req admission.Request) admission.Response {
+			pod := &corev1.Pod{}
+			if err := decoder.Decode(req, pod); err != nil {
+				return admission.Errored(400, err)
+			}
+			name := pod.Annotations[addContainerAnnotation]
+			if slices.ContainsFunc(pod.Spec.Containers, func(c corev1.Container) bool { return c.Name == name }) {
+				return admission.Allowed("already added")
+			}
+			pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: name, Image: "late:1"})
+			raw, err := json.Marshal(pod)
+			if err != nil {
+				return admission.Errored(500, err)
+			}
+			return admission.PatchResponseFromRaw(req.Object.Raw, raw)
+		})})
+}
+
+func adderConfiguration(url string, ca []byte) *admissionregistrationv1.MutatingWebhookConfiguration {
+	cfg := server.WebhookConfiguration("zz-add-container", admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: ca}, nil)
+	w := &cfg.Webhooks[0]
+	w.Name = "add-container.test.rolechain.dev"
+	w.MatchConditions = []admissionregistrationv1.MatchCondition{{
+		Name:       "asked",
+		Expression: "has(object.metadata.annotations) && '" + addContainerAnnotation + "' in object.metadata.annotations",
+	}}
+	w.ReinvocationPolicy = ptr.To(admissionregistrationv1.NeverReinvocationPolicy)
+	return cfg
+}
+
+func TestContainerAddedByALaterWebhookGetsCredentialsOnReinvocation(t *testing.T) {
+	before := calls(t, mainM)
+	pod := newPod("team-a", map[string]string{annotations.RoleARN: target, addContainerAnnotation: "late"})
+	if err := k8s.Create(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	got := stored(t, pod)
+	if n := calls(t, mainM) - before; n != 2 {
+		t.Fatalf("rolechain called %v times, want 2 (first pass and reinvocation)", n)
+	}
+	i := slices.IndexFunc(got.Spec.Containers, func(c corev1.Container) bool { return c.Name == "late" })
+	if i < 0 {
+		t.Fatal("the other webhook did not add its container")
+	}
+	late := got.Spec.Containers[i]
+	if v, _ := envValue(late, "AWS_SHARED_CREDENTIALS_FILE"); v != "/var/run/rolechain/credentials" {
+		t.Errorf("late container env = %+v", late.Env)
+	}
+	if !slices.ContainsFunc(late.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == inject.CredentialsVolume }) {
+		t.Errorf("late container mounts = %+v", late.VolumeMounts)
+	}
+	sidecars := 0
+	for _, c := range got.Spec.InitContainers {
+		if c.Name == inject.SidecarName {
+			sidecars++
+		}
+	}
+	if sidecars != 1 {
+		t.Fatalf("%d sidecars after reinvocation", sidecars)
+	}
+	var status inject.Status
+	if err := json.Unmarshal([]byte(got.Annotations[annotations.Status]), &status); err != nil || !slices.Equal(status.Containers, []string{"app", "late"}) {
+		t.Fatalf("status = %q (%v)", got.Annotations[annotations.Status], err)
 	}
 }

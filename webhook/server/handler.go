@@ -145,8 +145,7 @@ func (h *Handler) serviceAccount(ctx context.Context, namespace, name string) (*
 		name = "default"
 	}
 	key := types.NamespacedName{Namespace: namespace, Name: name}
-	meta := &metav1.PartialObjectMetadata{}
-	meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ServiceAccount"))
+	meta := ServiceAccountMetadata()
 	source := "cache"
 	err := h.Cache.Get(ctx, key, meta)
 	if apierrors.IsNotFound(err) {
@@ -162,6 +161,14 @@ func (h *Handler) serviceAccount(ctx context.Context, namespace, name string) (*
 	}
 	h.Metrics.ServiceAccountLookups.WithLabelValues(source).Inc()
 	return &corev1.ServiceAccount{ObjectMeta: meta.ObjectMeta}, nil
+}
+
+// ServiceAccountMetadata returns an empty metadata-only ServiceAccount: the
+// form in which the handler reads (and the cache holds) ServiceAccounts.
+func ServiceAccountMetadata() *metav1.PartialObjectMetadata {
+	meta := &metav1.PartialObjectMetadata{}
+	meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ServiceAccount"))
+	return meta
 }
 
 // denialReasons maps each error to the annotation it names, without prefix

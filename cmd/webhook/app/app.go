@@ -118,6 +118,11 @@ func Setup(ctx context.Context, mgr manager.Manager, o *options.Options, m *metr
 			return err
 		}
 	}
+	// Start the ServiceAccount metadata informer with the manager rather
+	// than on the first admission, which would otherwise wait for its sync.
+	if _, err := mgr.GetCache().GetInformer(ctx, server.ServiceAccountMetadata()); err != nil {
+		return fmt.Errorf("watching ServiceAccounts: %w", err)
+	}
 	h := &server.Handler{
 		Cache:              mgr.GetClient(),
 		API:                mgr.GetAPIReader(),

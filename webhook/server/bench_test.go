@@ -1,0 +1,35 @@
+package server
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/rolechain/rolechain/webhook/annotations"
+)
+
+// BenchmarkAdmission measures one admission end to end as the server sees
+// it: AdmissionReview JSON in, decode, ServiceAccount lookup, parse,
+// mutate, JSON patch, AdmissionReview JSON out.
+func BenchmarkAdmission(b *testing.B) {
+	wh := &admission.Webhook{Handler: newHandler(nil, nil)}
+	body := review(b, newPod(map[string]string{
+		annotations.RoleARN:            target,
+		annotations.WebIdentityRoleARN: irsa,
+		annotations.Region:             "eu-west-1",
+		annotations.RoleARN + ".logs":  "arn:aws:iam::444444444444:role/logs",
+	}))
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, Path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		wh.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || !bytes.Contains(rec.Body.Bytes(), []byte(`"patch"`)) {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body.String())
+		}
+	}
+}

@@ -1,0 +1,54 @@
+package server
+
+import (
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/rolechain/rolechain/webhook/annotations"
+)
+
+// WebhookName is the name of the pod webhook inside the configuration; the
+// API server quotes it in denials ("admission webhook \"pods.rolechain.dev\"
+// denied the request: …").
+const WebhookName = "pods.rolechain.dev"
+
+// MatchCondition is the CEL expression that keeps the API server from
+// calling the webhook for pods that did not opt in. With it,
+// failurePolicy: Fail cannot block unrelated pods when the webhook is down.
+const MatchCondition = `has(object.metadata.annotations) && '` + annotations.RoleARN + `' in object.metadata.annotations`
+
+// WebhookConfiguration returns the MutatingWebhookConfiguration the webhook
+// expects: pods on CREATE, only those that carry the opt-in annotation,
+// outside excludedNamespaces, re-invoked when a later webhook changes the
+// pod, failing closed. The chart renders the same object; the integration
+// test installs this one.
+func WebhookConfiguration(name string, client admissionregistrationv1.WebhookClientConfig, excludedNamespaces []string) *admissionregistrationv1.MutatingWebhookConfiguration {
+	var selector *metav1.LabelSelector
+	if len(excludedNamespaces) > 0 {
+		selector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+			Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: excludedNamespaces,
+		}}}
+	}
+	return &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Webhooks: []admissionregistrationv1.MutatingWebhook{{
+			Name:         WebhookName,
+			ClientConfig: client,
+			Rules: []admissionregistrationv1.RuleWithOperations{{
+				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+				Rule: admissionregistrationv1.Rule{
+					APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"},
+					Scope: ptr.To(admissionregistrationv1.NamespacedScope),
+				},
+			}},
+			MatchConditions:         []admissionregistrationv1.MatchCondition{{Name: "opted-in", Expression: MatchCondition}},
+			NamespaceSelector:       selector,
+			FailurePolicy:           ptr.To(admissionregistrationv1.Fail),
+			ReinvocationPolicy:      ptr.To(admissionregistrationv1.IfNeededReinvocationPolicy),
+			SideEffects:             ptr.To(admissionregistrationv1.SideEffectClassNone),
+			AdmissionReviewVersions: []string{"v1"},
+			TimeoutSeconds:          ptr.To[int32](10),
+		}},
+	}
+}

@@ -1,0 +1,318 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	"github.com/go-logr/logr/funcr"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/webhook/annotations"
+	"github.com/rolechain/rolechain/webhook/inject"
+	"github.com/rolechain/rolechain/webhook/metrics"
+)
+
+const (
+	target = "arn:aws:iam::222222222222:role/target"
+	irsa   = "arn:aws:iam::111111111111:role/irsa"
+)
+
+var scheme = func() *runtime.Scheme {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	return s
+}()
+
+func newHandler(cache, api client.Reader) *Handler {
+	if cache == nil {
+		cache = fake.NewClientBuilder().WithScheme(scheme).Build()
+	}
+	if api == nil {
+		api = cache
+	}
+	return &Handler{
+		Cache:   cache,
+		API:     api,
+		Decoder: admission.NewDecoder(scheme),
+		Defaults: annotations.Defaults{
+			Audience: profile.DefaultAudience, TokenExpirationSeconds: 3600,
+			MemoryLimit: resource.MustParse("64Mi"),
+		},
+		Injector:           inject.Injector{Image: "sidecar:test", PullPolicy: corev1.PullIfNotPresent, NativeSidecars: true},
+		ExcludedNamespaces: []string{"kube-system"},
+		Metrics:            metrics.New(nil),
+	}
+}
+
+func newPod(ann map[string]string, env ...corev1.EnvVar) *corev1.Pod {
+	return &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "app-", Namespace: "team-a", Annotations: ann},
+		Spec: corev1.PodSpec{
+			ServiceAccountName: "app",
+			Containers:         []corev1.Container{{Name: "app", Image: "app:1", Env: env}},
+		},
+	}
+}
+
+func request(t testing.TB, pod *corev1.Pod, op admissionv1.Operation) admission.Request {
+	t.Helper()
+	raw, err := json.Marshal(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+		UID:       "uid-1",
+		Kind:      metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
+		Resource:  metav1.GroupVersionResource{Version: "v1", Resource: "pods"},
+		Namespace: pod.Namespace,
+		Operation: op,
+		Object:    runtime.RawExtension{Raw: raw},
+	}}
+}
+
+// applied applies the response's patch to the request's pod.
+func applied(t *testing.T, req admission.Request, resp admission.Response) *corev1.Pod {
+	t.Helper()
+	if !resp.Allowed {
+		t.Fatalf("denied: %v", resp.Result)
+	}
+	patch, err := json.Marshal(resp.Patches)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := jsonpatch.DecodePatch(patch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := p.Apply(req.Object.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{}
+	if err := json.Unmarshal(out, pod); err != nil {
+		t.Fatal(err)
+	}
+	return pod
+}
+
+func sidecarProfiles(t *testing.T, pod *corev1.Pod) []profile.Profile {
+	t.Helper()
+	i := slices.IndexFunc(pod.Spec.InitContainers, func(c corev1.Container) bool { return c.Name == inject.SidecarName })
+	if i != 0 {
+		t.Fatalf("sidecar not first init container: %+v", pod.Spec.InitContainers)
+	}
+	for _, e := range pod.Spec.InitContainers[0].Env {
+		if e.Name == profile.EnvProfiles {
+			ps, err := profile.Decode(e.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ps
+		}
+	}
+	t.Fatal("no profiles env")
+	return nil
+}
+
+func TestPatchAppliedToThePodYieldsTheInjectedPod(t *testing.T) {
+	h := newHandler(nil, nil)
+	req := request(t, newPod(map[string]string{annotations.RoleARN: target}), admissionv1.Create)
+	resp := h.Handle(context.Background(), req)
+	pod := applied(t, req, resp)
+	if got := sidecarProfiles(t, pod); len(got) != 1 || got[0].Target() != target {
+		t.Fatalf("profiles = %+v", got)
+	}
+	if pod.Annotations[annotations.Status] == "" {
+		t.Error("no status annotation")
+	}
+	if got := testutil.ToFloat64(h.Metrics.Admissions.WithLabelValues(metrics.ResultInjected)); got != 1 {
+		t.Errorf("admissions{injected} = %v", got)
+	}
+	if got := testutil.ToFloat64(h.Metrics.Injections.WithLabelValues("team-a")); got != 1 {
+		t.Errorf("injections{team-a} = %v", got)
+	}
+}
+
+func TestPodsThatDidNotOptInAreAllowedUnchanged(t *testing.T) {
+	cases := map[string]admission.Request{
+		"no role-arn": request(t, newPod(map[string]string{"other": "x"}), admissionv1.Create),
+		"excluded namespace": request(t, func() *corev1.Pod {
+			p := newPod(map[string]string{annotations.RoleARN: target})
+			p.Namespace = "kube-system"
+			return p
+		}(), admissionv1.Create),
+		"update": request(t, newPod(map[string]string{annotations.RoleARN: target}), admissionv1.Update),
+	}
+	for name, req := range cases {
+		t.Run(name, func(t *testing.T) {
+			h := newHandler(nil, nil)
+			resp := h.Handle(context.Background(), req)
+			if !resp.Allowed || len(resp.Patches) != 0 {
+				t.Fatalf("want allowed without patches, got allowed=%v patches=%v", resp.Allowed, resp.Patches)
+			}
+			if got := testutil.ToFloat64(h.Metrics.Admissions.WithLabelValues(metrics.ResultSkipped)); got != 1 {
+				t.Errorf("admissions{skipped} = %v", got)
+			}
+		})
+	}
+}
+
+func TestInvalidAnnotationsAreDeniedWithMessagesNamingEachAnnotation(t *testing.T) {
+	h := newHandler(nil, nil)
+	req := request(t, newPod(map[string]string{
+		annotations.RoleARN: target, annotations.WebIdentityRoleARN: irsa, annotations.SessionDuration: "2h", annotations.Region: "Europe",
+	}), admissionv1.Create)
+	resp := h.Handle(context.Background(), req)
+	if resp.Allowed {
+		t.Fatal("allowed an invalid pod")
+	}
+	if resp.Result.Code != http.StatusForbidden {
+		t.Errorf("code = %d, want 403", resp.Result.Code)
+	}
+	msg := resp.Result.Message
+	for _, want := range []string{
+		`metadata.annotations[rolechain.dev/session-duration]: Invalid value: "2h": must be at most 3600 seconds`,
+		"STS caps sessions reached by role chaining at 1 hour",
+		`metadata.annotations[rolechain.dev/region]: Invalid value: "Europe": must be an AWS region such as us-east-1`,
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+	for _, reason := range []string{"session-duration", "region"} {
+		if got := testutil.ToFloat64(h.Metrics.Denials.WithLabelValues(reason)); got != 1 {
+			t.Errorf("denials{%s} = %v", reason, got)
+		}
+	}
+}
+
+func TestServiceAccountMissingFromTheCacheIsReadFromTheAPI(t *testing.T) {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "team-a", Annotations: map[string]string{annotations.IRSARoleARN: irsa}}}
+	cache := fake.NewClientBuilder().WithScheme(scheme).Build() // not synced yet
+	api := fake.NewClientBuilder().WithScheme(scheme).WithObjects(sa).Build()
+	h := newHandler(cache, api)
+	req := request(t, newPod(map[string]string{annotations.RoleARN: target}), admissionv1.Create)
+	pod := applied(t, req, h.Handle(context.Background(), req))
+	if got := sidecarProfiles(t, pod)[0].Chain(); !slices.Equal(got, []string{irsa, target}) {
+		t.Fatalf("chain = %v, want the IRSA role first", got)
+	}
+	if got := testutil.ToFloat64(h.Metrics.ServiceAccountLookups.WithLabelValues("api")); got != 1 {
+		t.Errorf("lookups{api} = %v", got)
+	}
+}
+
+func TestServiceAccountFoundInTheCacheIsNotReadAgain(t *testing.T) {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "team-a", Annotations: map[string]string{annotations.IRSARoleARN: irsa}}}
+	cache := fake.NewClientBuilder().WithScheme(scheme).WithObjects(sa).Build()
+	api := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+		Get: func(context.Context, client.WithWatch, client.ObjectKey, client.Object, ...client.GetOption) error {
+			t.Error("API read although the cache had the ServiceAccount")
+			return nil
+		},
+	}).Build()
+	h := newHandler(cache, api)
+	req := request(t, newPod(map[string]string{annotations.RoleARN: target}), admissionv1.Create)
+	if got := sidecarProfiles(t, applied(t, req, h.Handle(context.Background(), req)))[0].Chain(); !slices.Equal(got, []string{irsa, target}) {
+		t.Fatalf("chain = %v", got)
+	}
+}
+
+func TestAbsentServiceAccountMeansNoIRSAHop(t *testing.T) {
+	h := newHandler(nil, nil)
+	req := request(t, newPod(map[string]string{annotations.RoleARN: target}), admissionv1.Create)
+	if got := sidecarProfiles(t, applied(t, req, h.Handle(context.Background(), req)))[0].Chain(); !slices.Equal(got, []string{target}) {
+		t.Fatalf("chain = %v", got)
+	}
+}
+
+func TestServiceAccountLookupFailureIsAnErrorNotAGuess(t *testing.T) {
+	broken := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+		Get: func(context.Context, client.WithWatch, client.ObjectKey, client.Object, ...client.GetOption) error {
+			return errors.New("apiserver unavailable")
+		},
+	}).Build()
+	h := newHandler(broken, broken)
+	resp := h.Handle(context.Background(), request(t, newPod(map[string]string{annotations.RoleARN: target}), admissionv1.Create))
+	if resp.Allowed || resp.Result.Code != http.StatusInternalServerError {
+		t.Fatalf("want a 500, got allowed=%v %v", resp.Allowed, resp.Result)
+	}
+}
+
+func TestKeptUserEnvIsReportedAsAWarningWithoutItsValue(t *testing.T) {
+	secretish := "AKIAVALUE-THAT-MUST-NOT-LEAK"
+	var logs bytes.Buffer
+	ctx := logf.IntoContext(context.Background(), funcr.New(func(prefix, args string) { logs.WriteString(prefix + args + "\n") }, funcr.Options{Verbosity: 10}))
+	h := newHandler(nil, nil)
+	req := request(t, newPod(map[string]string{annotations.RoleARN: target},
+		corev1.EnvVar{Name: "AWS_SHARED_CREDENTIALS_FILE", Value: secretish}), admissionv1.Create)
+	resp := h.Handle(ctx, req)
+	pod := applied(t, req, resp)
+	if pod.Spec.Containers[0].Env[0].Value != secretish {
+		t.Fatal("user env overwritten")
+	}
+	if len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], `container "app" sets AWS_SHARED_CREDENTIALS_FILE itself`) {
+		t.Fatalf("warnings = %q", resp.Warnings)
+	}
+	if strings.Contains(strings.Join(resp.Warnings, " "), secretish) || strings.Contains(logs.String(), secretish) {
+		t.Fatalf("a user env value reached a warning or a log:\n%s", logs.String())
+	}
+	if logs.Len() == 0 {
+		t.Fatal("captured no logs: the leak check above proves nothing")
+	}
+}
+
+// TestOverHTTP runs one AdmissionReview through the webhook's HTTP handler
+// as the API server would send it.
+func TestOverHTTP(t *testing.T) {
+	srv := httptest.NewServer(&admission.Webhook{Handler: newHandler(nil, nil)})
+	defer srv.Close()
+	body := review(t, newPod(map[string]string{annotations.RoleARN: target}))
+	res, err := http.Post(srv.URL, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out admissionv1.AdmissionReview
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Response == nil || !out.Response.Allowed || out.Response.UID != "uid-1" || len(out.Response.Patch) == 0 {
+		t.Fatalf("response = %+v", out.Response)
+	}
+}
+
+func review(t testing.TB, pod *corev1.Pod) []byte {
+	t.Helper()
+	req := request(t, pod, admissionv1.Create)
+	b, err := json.Marshal(admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request:  &req.AdmissionRequest,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

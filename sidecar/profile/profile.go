@@ -58,6 +58,8 @@ const (
 	EnvTokenFile               = "ROLECHAIN_TOKEN_FILE"
 	EnvOutputDir               = "ROLECHAIN_OUTPUT_DIR"
 	EnvCredentialsEndpointPort = "ROLECHAIN_CREDENTIALS_ENDPOINT_PORT"
+	// EnvRefreshInterval caps the time between two refreshes (a Go duration).
+	EnvRefreshInterval = "ROLECHAIN_REFRESH_INTERVAL"
 	// Filled from the downward API: a pod created from generateName has no
 	// name at admission time, so the webhook cannot write it in literally.
 	EnvPodName        = "ROLECHAIN_POD_NAME"

@@ -5,6 +5,8 @@
 // touched. Every key, its default and its bounds are declared in this file.
 package annotations
 
+import "time"
+
 // Prefix starts every rolechain annotation key.
 const Prefix = "rolechain.dev/"
 
@@ -92,6 +94,13 @@ const (
 	SidecarMemoryRequest = Prefix + "sidecar-memory-request"
 	SidecarMemoryLimit   = Prefix + "sidecar-memory-limit"
 
+	// RefreshInterval caps the time between two refreshes of every profile
+	// (the sidecar's --refresh-interval): credentials on disk rotate at
+	// least this often, instead of at about half their lifetime. Form: a Go
+	// duration. Bounds: MinRefreshInterval to MaxRefreshInterval. Default:
+	// off.
+	RefreshInterval = Prefix + "refresh-interval"
+
 	// Status is written by the webhook, never read as input: what it
 	// injected and which user-set env variables it kept.
 	Status = Prefix + "status"
@@ -115,6 +124,10 @@ const (
 	MaxHops = 10
 	// MaxProfiles bounds the number of profiles in one pod, for the same reason.
 	MaxProfiles = 20
+	// MinRefreshInterval and MaxRefreshInterval bound RefreshInterval; they
+	// are the sidecar's bounds for --refresh-interval.
+	MinRefreshInterval = 10 * time.Second
+	MaxRefreshInterval = 12 * time.Hour
 )
 
 // perProfileKeys are the keys that may be suffixed with ".<profile>".
@@ -125,7 +138,7 @@ var perProfileKeys = []string{
 
 // podKeys are the keys that apply to the whole pod and take no suffix.
 var podKeys = []string{
-	Audience, TokenExpiration, Profile, SkipContainers, CredentialsEndpoint,
+	Audience, TokenExpiration, Profile, SkipContainers, CredentialsEndpoint, RefreshInterval,
 	SidecarCPURequest, SidecarMemoryRequest, SidecarMemoryLimit, Status,
 }
 

@@ -46,6 +46,9 @@ type Config struct {
 	SkipContainers []string
 	// CredentialsEndpoint selects the container-credentials endpoint mode.
 	CredentialsEndpoint bool
+	// RefreshInterval caps the time between refreshes; 0 leaves the
+	// sidecar's half-lifetime schedule alone.
+	RefreshInterval time.Duration
 	// Resources are the sidecar's requests and limits.
 	Resources corev1.ResourceRequirements
 }
@@ -214,6 +217,14 @@ func (p *parser) parse() Config {
 		if cfg.CredentialsEndpoint && p.pod.Spec.HostNetwork {
 			p.warn("%s: the pod uses the host network, so the credentials endpoint listens on the node's 127.0.0.1:%d; a second such pod on the node cannot start its sidecar",
 				CredentialsEndpoint, profile.DefaultCredentialsEndpointPort)
+		}
+	}
+	if v, ok := p.ann[RefreshInterval]; ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < MinRefreshInterval || d > MaxRefreshInterval {
+			p.invalid(RefreshInterval, v, fmt.Sprintf("must be a Go duration from %s to %s, such as 5m", MinRefreshInterval, MaxRefreshInterval))
+		} else {
+			cfg.RefreshInterval = d
 		}
 	}
 	if v, ok := p.ann[SkipContainers]; ok {

@@ -148,6 +148,13 @@ func TestEveryKeyValidatesItsValue(t *testing.T) {
 		{CredentialsEndpoint, "true", true, false},
 		{CredentialsEndpoint, "false", true, false},
 		{CredentialsEndpoint, "1", false, false},
+		{RefreshInterval, "10s", true, false},
+		{RefreshInterval, "15m", true, false},
+		{RefreshInterval, "12h", true, false},
+		{RefreshInterval, "9s", false, false},
+		{RefreshInterval, "13h", false, false},
+		{RefreshInterval, "300", false, false}, // a bare number is ambiguous: say "300s"
+		{RefreshInterval, "-1m", false, false},
 		{SidecarCPURequest, "50m", true, false},
 		{SidecarCPURequest, "0.1", true, false},
 		{SidecarCPURequest, "fast", false, false},

@@ -332,6 +332,9 @@ func (in Injector) sidecar(cfg annotations.Config) (corev1.Container, error) {
 	if cfg.CredentialsEndpoint {
 		env = append(env, corev1.EnvVar{Name: profile.EnvCredentialsEndpointPort, Value: strconv.Itoa(profile.DefaultCredentialsEndpointPort)})
 	}
+	if cfg.RefreshInterval > 0 {
+		env = append(env, corev1.EnvVar{Name: profile.EnvRefreshInterval, Value: cfg.RefreshInterval.String()})
+	}
 	probe := func(period, failures int32) *corev1.Probe {
 		return &corev1.Probe{
 			ProbeHandler:     corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{SidecarCommand, "probe"}}},

@@ -5,8 +5,8 @@ BIN      := $(CURDIR)/bin
 K8S_BIN  := $(BIN)/k8s
 GO_PKGS  := ./...
 
-.PHONY: all build test lint unit integration e2e e2e-kind bench demo \
-        k8s-binaries cluster-up cluster-down sts-up sts-down images update-golden
+.PHONY: all build test lint unit integration chart-test e2e e2e-kind bench demo \
+        k8s-binaries cluster-up cluster-down sts-up sts-down images docker-images manifests update-golden
 
 all: build
 
@@ -14,8 +14,12 @@ all: build
 build:
 	CGO_ENABLED=0 go build -trimpath -o $(BIN)/ ./cmd/...
 
+## demo: the local cluster and STS, an annotated pod gets chained credentials (README's first command)
+demo:
+	bash test/demo.sh
+
 ## test: everything CI runs (README's second command)
-test: lint unit
+test: lint unit integration chart-test e2e
 
 ## lint: formatting and vet, cheap and CI-breaking when skipped
 lint:
@@ -26,6 +30,37 @@ lint:
 unit:
 	go test -race -count=1 $(GO_PKGS)
 
+## integration: the webhook on a real kube-apiserver + etcd (envtest), binaries from test/tools
+integration: k8s-binaries
+	KUBEBUILDER_ASSETS=$(K8S_BIN) go test -race -count=1 -tags integration ./test/integration/...
+
+## chart-test: lint, render and check the Helm chart and manifests/ with the Helm SDK
+chart-test:
+	cd test/chart && go test -count=1 ./...
+
+## manifests: regenerate manifests/ from the chart
+manifests:
+	bash manifests/generate.sh
+
+## e2e: the e2e suite on the local cluster + radosgw (KEEP=1 keeps them up)
+e2e: k8s-binaries
+	bash test/e2e/run.sh
+
+## images: webhook, sidecar and the test images as OCI tarballs in .cache/images (crane, no Docker)
+images:
+	IMAGE_USER=65532:65532 bash test/images/go-image.sh localhost/rolechain/webhook:dev .cache/images/webhook.tar cmd/webhook /rolechain-webhook
+	IMAGE_USER=65532:65532 GOFLAGS=-tags=rolechain_nodefaultchain bash test/images/go-image.sh localhost/rolechain/sidecar:dev .cache/images/sidecar.tar cmd/sidecar /rolechain-sidecar
+	bash test/images/go-image.sh localhost/rolechain/e2e-app:dev .cache/images/e2e-app.tar test/app /app
+	bash test/images/go-image.sh localhost/rolechain/toolbox:dev .cache/images/toolbox.tar test/images/toolbox /toolbox
+
+## docker-images: the same two images with Docker, where an engine runs
+docker-images:
+	docker build -f Dockerfile.webhook -t rolechain/webhook:dev .
+	docker build -f Dockerfile.sidecar -t rolechain/sidecar:dev .
+
+bin/helm:
+	GOBIN=$(BIN) go install helm.sh/helm/v3/cmd/helm@v3.18.6
+
 ## k8s-binaries: kube-apiserver, etcd, kubelet … built from the Go module proxy into bin/k8s
 k8s-binaries:
 	bash test/tools/build.sh
@@ -33,6 +68,7 @@ k8s-binaries:
 ## bench: benchmarks of the admission and refresh paths
 bench:
 	go test -run '^$$' -bench . -benchmem $(GO_PKGS)
+	IDLE_SECONDS=$${IDLE_SECONDS:-130} bash test/bench/sidecar-idle.sh
 
 ## update-golden: regenerate golden files after an intended change
 update-golden:

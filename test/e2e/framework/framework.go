@@ -17,7 +17,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -74,26 +73,33 @@ func LoadEnvFile(path string) (map[string]string, error) {
 	return env, sc.Err()
 }
 
-// Namespace creates a namespace with a random suffix and deletes it when the
-// test ends. When the test has failed by then, it first dumps what the
-// namespace holds, so a red run explains itself.
-func (c *Cluster) Namespace(t testing.TB, prefix string, labels map[string]string) string {
+// Namespace creates the namespace name (replacing one left by an earlier run)
+// and deletes it when the test ends. When the test has failed by then, it
+// first dumps what the namespace holds, so a red run explains itself. Names
+// are fixed, not random, because the STS trust policy names the
+// ServiceAccounts it trusts.
+func (c *Cluster) Namespace(t testing.TB, name string, labels map[string]string) string {
 	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name:   prefix + "-" + rand.String(5),
-		Labels: labels,
-	}}
 	ctx := context.Background()
-	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating namespace: %v", err)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	err := wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := c.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			_ = c.Client.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
+			return false, nil
+		}
+		return err == nil, err
+	})
+	if err != nil {
+		t.Fatalf("creating namespace %s: %v", name, err)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			c.Dump(t, ns.Name)
+			c.Dump(t, name)
 		}
-		_ = c.Client.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{})
+		_ = c.Client.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
 	})
-	return ns.Name
+	return name
 }
 
 // ServiceAccount creates a ServiceAccount (with optional annotations).

@@ -1,0 +1,161 @@
+// Package app is the rolechain-sidecar command line: flags and environment
+// into options.Config, then the refresh loops (default), a probe, or a
+// one-shot retrieval. main only adds the signal context and exits with the
+// code Execute returns.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rolechain/rolechain/internal/version"
+	"github.com/rolechain/rolechain/sidecar/options"
+	"github.com/rolechain/rolechain/sidecar/output"
+	"github.com/rolechain/rolechain/sidecar/profile"
+)
+
+// Exit codes.
+const (
+	ExitOK      = 0
+	ExitFailure = 1 // runtime failure, or the probe found no valid credentials
+	ExitUsage   = 2 // bad flag or configuration
+)
+
+// Env is what the command reads from and writes to besides flags.
+type Env struct {
+	Lookup         func(string) (string, bool)
+	Stdout, Stderr io.Writer
+	Now            func() time.Time
+	// Log receives the JSON logs; nil means Stderr.
+	Log io.Writer
+}
+
+// OSEnv is the process environment.
+func OSEnv() Env {
+	return Env{Lookup: os.LookupEnv, Stdout: os.Stdout, Stderr: os.Stderr, Now: time.Now}
+}
+
+// RunFunc runs the sidecar with a validated configuration.
+type RunFunc func(ctx context.Context, cfg *options.Config, profiles []profile.Profile, log *slog.Logger) error
+
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+
+const longHelp = `rolechain-sidecar keeps AWS credentials for a chain of roles fresh.
+
+It reads the projected service-account token, calls AssumeRoleWithWebIdentity
+for the first role and sts:AssumeRole for each further one, and writes the last
+role's credentials into --output-dir, refreshing them at about half their
+lifetime (never later than 5 minutes before expiry), or at least every
+--refresh-interval when that is set. When a refresh fails, the last good
+credentials stay until they expire; then they are removed, so files are
+always valid or absent.
+
+Files in --output-dir (written atomically):
+  credentials             shared credentials INI, a section per profile
+  config                  config INI: [default] / [profile NAME] with region
+  <profile>.json          {"access_key_id","secret_access_key","session_token","expiration"(Unix s)}
+  <profile>.process.json  credential_process output (Version 1, RFC 3339 Expiration)
+  endpoint-token          authorization token of the credentials endpoint (when on)
+
+Every flag can also be set with ROLECHAIN_<FLAG_IN_UPPER_SNAKE_CASE>
+(e.g. --role-arn → ROLECHAIN_ROLE_ARN, comma-separated); flags win. The pod's
+namespace, name and service account come from ROLECHAIN_POD_NAMESPACE,
+ROLECHAIN_POD_NAME and ROLECHAIN_SERVICE_ACCOUNT.
+
+Exit codes: 0 ok (also on SIGTERM), 1 failure, 2 bad flag or configuration.`
+
+// NewCommand builds the command tree. run is the default action (the
+// refresh loops, or --once); tests pass their own to check configuration
+// without starting anything.
+func NewCommand(env Env, run RunFunc) *cobra.Command {
+	cfg := options.New()
+	var profiles []profile.Profile
+	var log *slog.Logger
+
+	root := &cobra.Command{
+		Use:           "rolechain-sidecar",
+		Short:         "Keep AWS credentials for a chain of roles fresh (or print them once)",
+		Long:          longHelp,
+		Version:       version.Version,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cfg.ApplyEnv(cmd.Flags(), env.Lookup); err != nil {
+				return usageError{err}
+			}
+			ps, err := cfg.Validate()
+			if err != nil {
+				return usageError{err}
+			}
+			profiles = ps
+			w := env.Log
+			if w == nil {
+				w = env.Stderr
+			}
+			log = slog.New(slog.NewJSONHandler(w, nil))
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(cmd.Context(), cfg, profiles, log)
+		},
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	cfg.AddFlags(root.PersistentFlags())
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+
+	root.AddCommand(&cobra.Command{
+		Use:   "probe",
+		Short: "Exit 0 only if every profile's credentials exist in --output-dir and are unexpired (startup/readiness probe)",
+		Long: `probe reads <output-dir>/<profile>.json of every configured profile and exits 0
+only if all exist and are unexpired, else 1 with one line per profile that is not.
+It reads the same flags and environment as the main command.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			names := make([]string, len(profiles))
+			for i, p := range profiles {
+				names[i] = p.Name
+			}
+			return output.Check(cfg.OutputDir, names, env.Now())
+		},
+	})
+	return root
+}
+
+// Execute runs the command line and returns the exit code.
+func Execute(ctx context.Context, args []string, env Env, run RunFunc) int {
+	cmd := NewCommand(env, run)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	code := ExitFailure
+	var ue usageError
+	if errors.As(err, &ue) || isCobraUsage(err) {
+		code = ExitUsage
+	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintf(env.Stderr, "rolechain-sidecar: %s\n", line)
+	}
+	return code
+}
+
+// isCobraUsage recognizes cobra's own argument errors (unknown command,
+// unexpected arguments), which have no type of their own.
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "unknown command") || strings.Contains(msg, "accepts 0 arg(s)")
+}

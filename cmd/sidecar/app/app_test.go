@@ -1,0 +1,337 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rolechain/rolechain/cmd/sidecar/app"
+	"github.com/rolechain/rolechain/internal/ststest"
+	"github.com/rolechain/rolechain/sidecar/chain"
+	"github.com/rolechain/rolechain/sidecar/output"
+	"github.com/rolechain/rolechain/sidecar/profile"
+)
+
+const (
+	webRole    = "arn:aws:iam::111111111111:role/web"
+	targetRole = "arn:aws:iam::222222222222:role/target"
+	otherRole  = "arn:aws:iam::333333333333:role/other"
+	jwt        = "eyJhbGciOiJSUzI1NiJ9.secret-web-identity-token.sig"
+)
+
+// syncBuffer is a bytes.Buffer safe for the loops' concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func execute(ctx context.Context, args []string, vars map[string]string, logs io.Writer) result {
+	var stdout, stderr bytes.Buffer
+	env := app.Env{
+		Lookup: func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
+		Stdout: &stdout, Stderr: &stderr, Now: time.Now, Log: logs,
+	}
+	code := app.Execute(ctx, args, env, app.Run(env))
+	return result{code, stdout.String(), stderr.String()}
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func tokenFile(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(p, []byte(jwt), 0o600)
+	return p
+}
+
+func TestHelpDocumentsEveryContractFlag(t *testing.T) {
+	r := execute(context.Background(), []string{"--help"}, nil, io.Discard)
+	if r.code != 0 {
+		t.Fatalf("exit %d", r.code)
+	}
+	for _, f := range []string{"--token-file", "--web-identity-role-arn", "--role-arn", "--external-id", "--session-name", "--duration", "--region",
+		"--sts-endpoint", "--output-dir", "--profile", "--once", "--format", "--credentials-endpoint-port", "--metrics-port", "--source", "--profiles", "--refresh-interval",
+		"<profile>.json", "<profile>.process.json", "endpoint-token", "ROLECHAIN_", "probe", "10s–12h"} {
+		if !strings.Contains(r.stdout, f) {
+			t.Errorf("--help does not mention %s", f)
+		}
+	}
+}
+
+func TestBadValuesExitTwoWithALinePerProblem(t *testing.T) {
+	r := execute(context.Background(), []string{"--web-identity-role-arn", webRole, "--duration", "60", "--source", "x"}, nil, io.Discard)
+	if r.code != app.ExitUsage {
+		t.Fatalf("exit %d, want 2", r.code)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if len(lines) != 2 || !strings.Contains(r.stderr, "--duration: 60s") || !strings.Contains(r.stderr, "--source: \"x\"") {
+		t.Fatalf("stderr:\n%s", r.stderr)
+	}
+	if r := execute(context.Background(), []string{"--duration", "soon"}, nil, io.Discard); r.code != app.ExitUsage || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "--duration") {
+		t.Fatalf("unparsable flag: exit %d stderr %q", r.code, r.stderr)
+	}
+	if r := execute(context.Background(), []string{"--web-identity-role-arn", webRole}, map[string]string{"ROLECHAIN_REFRESH_INTERVAL": "5s"}, io.Discard); r.code != app.ExitUsage ||
+		!strings.Contains(r.stderr, "--refresh-interval (from ROLECHAIN_REFRESH_INTERVAL): 5s must be 0 (off) or between 10s and 12h0m0s") {
+		t.Fatalf("refresh interval from env: exit %d stderr %q", r.code, r.stderr)
+	}
+	if r := execute(context.Background(), []string{"extra"}, nil, io.Discard); r.code != app.ExitUsage {
+		t.Fatalf("positional argument: exit %d", r.code)
+	}
+}
+
+func TestOnceFormats(t *testing.T) {
+	srv := ststest.New(t)
+	base := []string{"--once", "--token-file", tokenFile(t), "--web-identity-role-arn", webRole, "--role-arn", targetRole, "--sts-endpoint", srv.URL, "--region", "eu-west-1"}
+	for _, tc := range []struct{ format, want string }{
+		{"ini", "[default]\naws_access_key_id = "},
+		{"json", `"session_token": "`},
+		{"env", "export AWS_SESSION_TOKEN="},
+		{"process", `"Version": 1`},
+	} {
+		r := execute(context.Background(), append(base, "--format", tc.format), nil, io.Discard)
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d: %s", tc.format, r.code, r.stderr)
+		}
+		last := srv.Issued()[len(srv.Issued())-1]
+		if !strings.Contains(r.stdout, tc.want) || !strings.Contains(r.stdout, last.SessionToken) {
+			t.Errorf("%s output lacks %q or the target's session token:\n%s", tc.format, tc.want, r.stdout)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "creds.json")
+	if r := execute(context.Background(), append(base, "--format", "process", "--output", out), nil, io.Discard); r.code != 0 || r.stdout != "" {
+		t.Fatalf("--output: exit %d stdout %q stderr %s", r.code, r.stdout, r.stderr)
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("--output file: %v %v", fi, err)
+	}
+	srv.FailNext(ststest.Fault{Code: ststest.CodeAccessDenied})
+	r := execute(context.Background(), base, nil, io.Discard)
+	if r.code != app.ExitFailure || !strings.Contains(r.stderr, "access_denied") {
+		t.Fatalf("failure: exit %d stderr %s", r.code, r.stderr)
+	}
+}
+
+func TestOnceWithStaticKeysFromASecret(t *testing.T) {
+	srv := ststest.New(t)
+	srv.AddKey(ststest.Credentials{AccessKeyID: "AKIASTATIC", SecretAccessKey: "static-secret"})
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "aws_access_key_id"), []byte("AKIASTATIC"), 0o600)
+	os.WriteFile(filepath.Join(dir, "aws_secret_access_key"), []byte("static-secret\n"), 0o600)
+	r := execute(context.Background(), []string{"--once", "--format", "json", "--source", "static", "--static-credentials-dir", dir, "--role-arn", targetRole, "--sts-endpoint", srv.URL}, nil, io.Discard)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if c := srv.Calls(); len(c) != 1 || c[0].SignedBy != "AKIASTATIC" {
+		t.Fatalf("calls %+v", c)
+	}
+}
+
+func TestProbeFailsUntilCredentialsExist(t *testing.T) {
+	dir := t.TempDir()
+	vars := map[string]string{profile.EnvOutputDir: dir, "ROLECHAIN_WEB_IDENTITY_ROLE_ARN": webRole}
+	r := execute(context.Background(), []string{"probe"}, vars, io.Discard)
+	if r.code != app.ExitFailure || !strings.Contains(r.stderr, "profile default") {
+		t.Fatalf("probe on an empty dir: exit %d stderr %s", r.code, r.stderr)
+	}
+	c := output.NewDir(dir, 0o644, -1, []output.Named{{Profile: "default"}})
+	c.Publish("default", chain.Credentials{AccessKeyID: "ASIAOLD", SecretAccessKey: "s", SessionToken: "t", Expiration: time.Now().Add(-time.Minute)})
+	if r := execute(context.Background(), []string{"probe"}, vars, io.Discard); r.code != app.ExitFailure || !strings.Contains(r.stderr, "expired") {
+		t.Fatalf("probe with expired credentials: exit %d stderr %s", r.code, r.stderr)
+	}
+}
+
+// The sidecar, end to end against the fake STS: two profiles (a two-hop and
+// a one-hop chain), files, probe, credentials endpoint and metrics; every
+// profile's first attempt fails with a different error class. Nothing it
+// logs or exposes as metrics may contain a key, secret, session token, the
+// web-identity token or the endpoint token.
+func TestSidecarEndToEndLeaksNoSecretToLogsOrMetrics(t *testing.T) {
+	srv := ststest.New(t)
+	var mu sync.Mutex
+	failed := map[string]bool{}
+	firstFault := map[string]ststest.Fault{
+		targetRole: {Code: ststest.CodeAccessDenied},
+		otherRole:  {Body: "<AssumeRoleWithWebIdentityResponse><Credentials><SecretAccessKey>leak-me-secret</SecretAccessKey>"},
+	}
+	srv.FailWhen(func(c ststest.Call) *ststest.Fault {
+		mu.Lock()
+		defer mu.Unlock()
+		f, ok := firstFault[c.RoleArn]
+		if !ok || failed[c.RoleArn] {
+			return nil
+		}
+		failed[c.RoleArn] = true
+		return &f
+	})
+	profiles, _ := profile.Encode([]profile.Profile{
+		{Name: "default", WebIdentityRoleARN: webRole, RoleARNs: []string{targetRole}, ExternalID: "ext-1", Region: "eu-west-1", STSEndpoint: srv.URL, SessionTags: true},
+		{Name: "other", WebIdentityRoleARN: otherRole, STSEndpoint: srv.URL},
+	})
+	dir := t.TempDir()
+	endpointPort, metricsPort := freePort(t), freePort(t)
+	vars := map[string]string{
+		profile.EnvProfiles: profiles, profile.EnvOutputDir: dir, profile.EnvTokenFile: tokenFile(t),
+		profile.EnvCredentialsEndpointPort: strconv.Itoa(endpointPort), "ROLECHAIN_METRICS_PORT": strconv.Itoa(metricsPort),
+		profile.EnvPodNamespace: "team-a", profile.EnvPodName: "app-1", profile.EnvServiceAccount: "app",
+	}
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan result, 1)
+	go func() { done <- execute(ctx, nil, vars, logs) }()
+	defer func() {
+		cancel()
+		if r := <-done; r.code != 0 {
+			t.Errorf("after cancel: exit %d: %s", r.code, r.stderr)
+		}
+	}()
+
+	waitFor(t, func() bool { return execute(context.Background(), []string{"probe"}, vars, io.Discard).code == 0 })
+
+	// Files: both profiles, the target's keys, regions in config.
+	issued := srv.Issued()
+	ini, _ := os.ReadFile(filepath.Join(dir, "credentials"))
+	target, other := lastIssuedFor(srv, targetRole), lastIssuedFor(srv, otherRole)
+	if !strings.Contains(string(ini), "[default]\naws_access_key_id = "+target.AccessKeyID) || !strings.Contains(string(ini), "[other]\naws_access_key_id = "+other.AccessKeyID) {
+		t.Fatalf("credentials:\n%s", ini)
+	}
+	if cfg, _ := os.ReadFile(filepath.Join(dir, "config")); string(cfg) != "[default]\nregion = eu-west-1\n\n[profile other]\nregion = us-east-1\n" {
+		t.Fatalf("config:\n%s", cfg)
+	}
+	for _, c := range srv.CallsOf(ststest.ActionAssumeRole) {
+		if c.Issued != nil && (c.ExternalID != "ext-1" || c.Tags["kubernetes-pod"] != "app-1" || c.RoleSessionName != "team-a.app-1") {
+			t.Errorf("AssumeRole parameters %+v", c)
+		}
+	}
+
+	// Endpoint: 401 without the token, the target's credentials with it.
+	tok, err := os.ReadFile(filepath.Join(dir, "endpoint-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://127.0.0.1:" + strconv.Itoa(endpointPort) + "/v1/credentials/default"
+	if resp, err := http.Get(url); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("no token: %v %v", resp, err)
+	}
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", string(tok))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]string
+	json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if body["AccessKeyId"] != target.AccessKeyID || body["Token"] != target.SessionToken || body["Expiration"] != target.Expiration.Format(time.RFC3339) {
+		t.Fatalf("endpoint returned %v", body)
+	}
+
+	resp, err = http.Get("http://127.0.0.1:" + strconv.Itoa(metricsPort) + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsText, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`rolechain_sidecar_refreshes_total{profile="default",reason="access_denied",result="failure"} 1`,
+		`rolechain_sidecar_refreshes_total{profile="other",reason="malformed_response",result="failure"} 1`,
+		`rolechain_sidecar_refreshes_total{profile="default",reason="",result="success"} 1`,
+		`rolechain_sidecar_credentials_expiry_seconds{profile="other"}`,
+	} {
+		if !strings.Contains(string(metricsText), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	logText := logs.String()
+	for _, want := range []string{`"reason":"access_denied"`, `"reason":"malformed_response"`, `"msg":"credentials refreshed"`} {
+		if !strings.Contains(logText, want) {
+			t.Errorf("logs lack %s", want)
+		}
+	}
+
+	secrets := []string{jwt, string(tok), "leak-me-secret"}
+	for _, c := range issued {
+		secrets = append(secrets, c.AccessKeyID, c.SecretAccessKey, c.SessionToken)
+	}
+	for _, s := range secrets {
+		if strings.Contains(logText, s) {
+			t.Errorf("logs contain secret %q", s)
+		}
+		if strings.Contains(string(metricsText), s) {
+			t.Errorf("metrics contain secret %q", s)
+		}
+	}
+}
+
+func lastIssuedFor(srv *ststest.Server, role string) ststest.Credentials {
+	var out ststest.Credentials
+	for _, c := range srv.Calls() {
+		if c.RoleArn == role && c.Issued != nil {
+			out = *c.Issued
+		}
+	}
+	return out
+}
+
+// waitFor polls cond; the deadline is a hang guard, not a timing assertion.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition never became true")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestOnceWithTheSDKDefaultChain(t *testing.T) {
+	srv := ststest.New(t)
+	srv.AddKey(ststest.Credentials{AccessKeyID: "AKIAENV", SecretAccessKey: "env-secret"})
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAENV")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "env-secret")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	r := execute(context.Background(), []string{"--once", "--format", "env", "--source", "default-chain", "--role-arn", targetRole, "--sts-endpoint", srv.URL}, nil, io.Discard)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if c := srv.Calls(); len(c) != 1 || c[0].SignedBy != "AKIAENV" || c[0].Issued == nil {
+		t.Fatalf("calls %+v", c)
+	}
+}

@@ -1,0 +1,242 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rolechain/rolechain/sidecar/chain"
+	"github.com/rolechain/rolechain/sidecar/endpoint"
+	"github.com/rolechain/rolechain/sidecar/metrics"
+	"github.com/rolechain/rolechain/sidecar/options"
+	"github.com/rolechain/rolechain/sidecar/output"
+	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/sidecar/refresh"
+)
+
+// shutdownGrace bounds the shutdown of the HTTP servers, so that SIGTERM
+// exits within a second.
+const shutdownGrace = 500 * time.Millisecond
+
+// Run is the default RunFunc: --once retrieves and prints; otherwise one
+// refresh loop per profile runs until ctx is done, and Run returns nil.
+func Run(env Env) RunFunc {
+	return func(ctx context.Context, cfg *options.Config, profiles []profile.Profile, log *slog.Logger) error {
+		if cfg.Once {
+			return runOnce(ctx, env, cfg, profiles)
+		}
+		return runLoops(ctx, cfg, profiles, log)
+	}
+}
+
+// stsHTTPClient is the SDK's client without keep-alive: refreshes are tens
+// of minutes apart, and an idle pooled connection would only wake the
+// process when the server closes it.
+func stsHTTPClient() *awshttp.BuildableClient {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.DisableKeepAlives = true
+	})
+}
+
+func newChains(ctx context.Context, cfg *options.Config, profiles []profile.Profile, observe func(string, time.Duration, error)) ([]*chain.Chain, error) {
+	var src chain.Source
+	switch cfg.Source {
+	case options.SourceWebIdentity:
+		src = chain.WebIdentity{TokenFile: cfg.TokenFile}
+	case options.SourceStatic:
+		src = chain.Static{Dir: cfg.StaticCredentialsDir}
+	case options.SourceDefaultChain:
+		p, err := loadDefaultChain(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("--source default-chain: %w", err)
+		}
+		src = chain.AWSProvider{Provider: p}
+	}
+	client := &http.Client{Transport: stsHTTPClient().GetTransport()}
+	chains := make([]*chain.Chain, len(profiles))
+	for i, p := range profiles {
+		roles := p.Chain()
+		if cfg.Source != options.SourceWebIdentity {
+			roles = p.RoleARNs
+		}
+		chains[i] = &chain.Chain{
+			Source:          src,
+			Roles:           roles,
+			SessionName:     p.SessionName,
+			DurationSeconds: p.DurationSeconds,
+			ExternalID:      p.ExternalID,
+			SourceIdentity:  cfg.SourceIdentity,
+			Tags:            cfg.Tags(p),
+			Region:          p.Region,
+			Endpoint:        p.STSEndpoint,
+			HTTPClient:      client,
+			Observe:         observe,
+		}
+	}
+	return chains, nil
+}
+
+func runOnce(ctx context.Context, env Env, cfg *options.Config, profiles []profile.Profile) error {
+	chains, err := newChains(ctx, cfg, profiles, nil)
+	if err != nil {
+		return err
+	}
+	named := make([]output.Named, len(profiles))
+	for i, c := range chains {
+		creds, err := c.Retrieve(ctx)
+		if err != nil {
+			return fmt.Errorf("profile %s: %s: %w", profiles[i].Name, chain.Classify(err), err)
+		}
+		named[i] = output.Named{Profile: profiles[i].Name, Region: profiles[i].Region, Credentials: creds}
+	}
+	format := cfg.Format
+	if format == "" {
+		format = output.FormatINI
+	}
+	b, err := output.Render(format, named)
+	if err != nil {
+		return err
+	}
+	if cfg.Output != "" {
+		return output.WriteFileAtomic(cfg.Output, b, 0o600, -1)
+	}
+	_, err = env.Stdout.Write(b)
+	return err
+}
+
+// fanout publishes to the endpoint's store (which cannot fail) and then to
+// the files.
+type fanout []refresh.Sink
+
+func (f fanout) Publish(name string, c chain.Credentials) error {
+	var errs []error
+	for _, s := range f {
+		errs = append(errs, s.Publish(name, c))
+	}
+	return errors.Join(errs...)
+}
+
+func (f fanout) Withdraw(name string) error {
+	var errs []error
+	for _, s := range f {
+		errs = append(errs, s.Withdraw(name))
+	}
+	return errors.Join(errs...)
+}
+
+func runLoops(ctx context.Context, cfg *options.Config, profiles []profile.Profile, log *slog.Logger) error {
+	names := make([]string, len(profiles))
+	named := make([]output.Named, len(profiles))
+	for i, p := range profiles {
+		names[i] = p.Name
+		named[i] = output.Named{Profile: p.Name, Region: p.Region}
+	}
+	// In a pod the directory is an emptyDir; outside one, create it.
+	if err := os.MkdirAll(cfg.OutputDir, 0o755); err != nil {
+		return fmt.Errorf("--output-dir: %w", err)
+	}
+	dir := output.NewDir(cfg.OutputDir, cfg.FilePerm(), cfg.FileGroup, named)
+	if err := dir.WriteConfig(); err != nil {
+		return err
+	}
+	sinks := fanout{dir}
+
+	var servers []*http.Server
+	serve := func(name string, l net.Listener, h http.Handler) {
+		s := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 30 * time.Second}
+		servers = append(servers, s)
+		go func() {
+			if err := s.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("server stopped", "server", name, "error", err.Error())
+			}
+		}()
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		for _, s := range servers {
+			if s.Shutdown(sctx) != nil {
+				s.Close()
+			}
+		}
+	}()
+
+	if cfg.CredentialsEndpointPort != 0 {
+		token, err := endpoint.NewToken()
+		if err != nil {
+			return err
+		}
+		// Written before the server listens, so a client never reads an
+		// old token for a live server.
+		if err := output.WriteFileAtomic(filepath.Join(cfg.OutputDir, profile.EndpointTokenFileName), []byte(token), cfg.FilePerm(), cfg.FileGroup); err != nil {
+			return err
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.CredentialsEndpointPort)))
+		if err != nil {
+			return fmt.Errorf("--credentials-endpoint-port: %w", err)
+		}
+		store := endpoint.NewStore()
+		sinks = fanout{store, dir}
+		serve("credentials-endpoint", l, &endpoint.Handler{Store: store, Token: token, Profiles: names})
+	}
+
+	var rec refresh.Recorder
+	var observe func(string, time.Duration, error)
+	if cfg.MetricsPort != 0 {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m := metrics.New(reg, nil)
+		rec, observe = m, m.ObserveSTS
+		l, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.MetricsPort))
+		if err != nil {
+			return fmt.Errorf("--metrics-port: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		serve("metrics", l, mux)
+	}
+
+	chains, err := newChains(ctx, cfg, profiles, observe)
+	if err != nil {
+		return err
+	}
+
+	var wg sync.WaitGroup
+	var watcher *refresh.TokenWatcher
+	if cfg.Source == options.SourceWebIdentity {
+		if watcher, err = refresh.NewTokenWatcher(cfg.TokenFile); err != nil {
+			// Not fatal: rotation only shortens a failing loop's backoff.
+			log.Warn("token rotation will not cut retries short", "error", err.Error())
+		}
+	}
+	for i, p := range profiles {
+		l := &refresh.Loop{Profile: p.Name, Provider: chains[i], Sink: sinks, Recorder: rec, Log: log, Interval: cfg.RefreshInterval}
+		if watcher != nil {
+			l.Rotated = watcher.Subscribe()
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); l.Run(ctx) }()
+		log.Info("refreshing", "profile", p.Name, "roles", chains[i].Roles, "region", p.Region, "session_name", p.SessionName, "duration_seconds", p.DurationSeconds)
+	}
+	if watcher != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); watcher.Run(ctx, log) }()
+	}
+	log.Info("started", "output_dir", cfg.OutputDir, "credentials_endpoint_port", cfg.CredentialsEndpointPort, "metrics_port", cfg.MetricsPort, "refresh_interval", cfg.RefreshInterval.String())
+	wg.Wait()
+	log.Info("stopping")
+	return nil
+}

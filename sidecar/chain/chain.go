@@ -1,0 +1,360 @@
+// Package chain turns a source of identity (a projected service-account
+// token, the SDK's default credential chain, or static keys) into
+// credentials for a target role by walking a chain of STS calls:
+// AssumeRoleWithWebIdentity (anonymous) for the first hop when the source is
+// a token, then sts:AssumeRole signed with the previous hop's credentials for
+// each further role.
+//
+// A Chain is a Provider: one method, Retrieve, that makes exactly one STS
+// call per hop and returns the last hop's credentials. It holds no
+// credentials between calls, so every refresh starts again from the source
+// (the token is re-read from disk each time).
+package chain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+)
+
+// Credentials are temporary AWS credentials. Their String, GoString and
+// LogValue methods redact the secrets, so that formatting or logging a value
+// by mistake cannot leak them.
+type Credentials struct {
+	AccessKeyID     string
+	SecretAccessKey string
+	SessionToken    string
+	Expiration      time.Time
+}
+
+// String redacts everything but the expiration.
+func (c Credentials) String() string {
+	return fmt.Sprintf("Credentials{<redacted>, Expiration: %s}", c.Expiration.UTC().Format(time.RFC3339))
+}
+
+// GoString redacts like String (for %#v).
+func (c Credentials) GoString() string { return c.String() }
+
+// LogValue logs only the expiration.
+func (c Credentials) LogValue() slog.Value {
+	return slog.GroupValue(slog.Time("expiration", c.Expiration))
+}
+
+// Provider yields fresh credentials. Retrieve makes the STS calls; it
+// returns an error that Classify understands when any hop fails.
+type Provider interface {
+	Retrieve(ctx context.Context) (Credentials, error)
+}
+
+// Source yields the credentials (or token) that start a chain.
+type Source interface {
+	// isSource keeps the set closed: WebIdentity, Static and AWSProvider.
+	isSource()
+}
+
+// WebIdentity starts the chain with AssumeRoleWithWebIdentity. TokenFile is
+// read on every Retrieve: the kubelet rotates it by swapping a symlink, so
+// an open file or cached content would go stale.
+type WebIdentity struct {
+	TokenFile string
+}
+
+// AWSProvider starts the chain with sts:AssumeRole signed by an SDK
+// credentials provider (the default chain).
+type AWSProvider struct {
+	Provider aws.CredentialsProvider
+}
+
+// Static starts the chain with sts:AssumeRole signed by keys read, on every
+// Retrieve, from files in Dir (a mounted Secret): aws_access_key_id,
+// aws_secret_access_key and, optionally, aws_session_token.
+type Static struct {
+	Dir string
+}
+
+func (WebIdentity) isSource() {}
+func (AWSProvider) isSource() {}
+func (Static) isSource()      {}
+
+// Static key file names inside Static.Dir.
+const (
+	StaticAccessKeyIDFile     = "aws_access_key_id"
+	StaticSecretAccessKeyFile = "aws_secret_access_key"
+	StaticSessionTokenFile    = "aws_session_token"
+)
+
+// Tag is an STS session tag.
+type Tag struct{ Key, Value string }
+
+// Chain assumes Roles in order starting from Source.
+type Chain struct {
+	Source Source
+	// Roles are the role ARNs in the order they are assumed; the last is the
+	// target. With a WebIdentity source the first is assumed with the token.
+	Roles []string
+	// SessionName is the RoleSessionName of every hop.
+	SessionName string
+	// DurationSeconds of every hop; 0 leaves it to STS (one hour).
+	DurationSeconds int32
+	// ExternalID is sent on every sts:AssumeRole hop when set.
+	ExternalID string
+	// SourceIdentity is sent on the first sts:AssumeRole hop only: STS
+	// carries it through the chain and refuses to change it afterwards.
+	SourceIdentity string
+	// Tags are sent, not transitive, on every sts:AssumeRole hop (a
+	// transitive tag could not be set again by the next hop).
+	Tags []Tag
+
+	// Region selects the regional STS endpoint and the signing region.
+	Region string
+	// Endpoint, when set, replaces the regional endpoint (an STS-compatible
+	// service or a test server).
+	Endpoint string
+	// HTTPClient is used for every call; nil means a default client.
+	HTTPClient *http.Client
+	// CallTimeout bounds each STS call; 0 means 10 s.
+	CallTimeout time.Duration
+	// Observe, when set, is told the outcome and latency of every STS call.
+	Observe func(operation string, d time.Duration, err error)
+	// Now is the clock for latency; nil means time.Now.
+	Now func() time.Time
+}
+
+var _ Provider = (*Chain)(nil)
+
+// Retrieve makes one STS call per role and returns the target's credentials.
+func (c *Chain) Retrieve(ctx context.Context) (Credentials, error) {
+	if len(c.Roles) == 0 {
+		return Credentials{}, errors.New("chain: no roles to assume")
+	}
+	var prev aws.CredentialsProvider
+	var creds Credentials
+	for i, role := range c.Roles {
+		var err error
+		switch src := c.Source.(type) {
+		case WebIdentity:
+			if i == 0 {
+				creds, err = c.webIdentity(ctx, src.TokenFile, role)
+			} else {
+				creds, err = c.assumeRole(ctx, prev, role, i == 1)
+			}
+		case AWSProvider:
+			if i == 0 {
+				prev = src.Provider
+			}
+			creds, err = c.assumeRole(ctx, prev, role, i == 0)
+		case Static:
+			if i == 0 {
+				if prev, err = readStatic(src.Dir); err != nil {
+					return Credentials{}, err
+				}
+			}
+			creds, err = c.assumeRole(ctx, prev, role, i == 0)
+		default:
+			return Credentials{}, fmt.Errorf("chain: unknown source %T", c.Source)
+		}
+		if err != nil {
+			return Credentials{}, &HopError{Hop: i + 1, Hops: len(c.Roles), Role: role, Err: err}
+		}
+		prev = staticProvider(creds)
+	}
+	return creds, nil
+}
+
+// HopError says which hop of a chain failed.
+type HopError struct {
+	Hop, Hops int
+	Role      string
+	Err       error
+}
+
+func (e *HopError) Error() string {
+	return fmt.Sprintf("assuming %s (hop %d of %d): %v", e.Role, e.Hop, e.Hops, e.Err)
+}
+
+func (e *HopError) Unwrap() error { return e.Err }
+
+// TokenFileError is returned when the web-identity token cannot be read.
+type TokenFileError struct{ Err error }
+
+func (e *TokenFileError) Error() string { return "reading web-identity token: " + e.Err.Error() }
+func (e *TokenFileError) Unwrap() error { return e.Err }
+
+func (c *Chain) webIdentity(ctx context.Context, tokenFile, role string) (Credentials, error) {
+	// os.ReadFile opens the path afresh, following the current ..data
+	// symlink, so a rotated token is picked up.
+	b, err := os.ReadFile(tokenFile)
+	if err != nil {
+		return Credentials{}, &TokenFileError{Err: err}
+	}
+	token := strings.TrimSpace(string(b))
+	if token == "" {
+		return Credentials{}, &TokenFileError{Err: fmt.Errorf("%s is empty", tokenFile)}
+	}
+	in := &sts.AssumeRoleWithWebIdentityInput{
+		RoleArn:          aws.String(role),
+		RoleSessionName:  aws.String(c.SessionName),
+		WebIdentityToken: aws.String(token),
+		DurationSeconds:  c.duration(),
+	}
+	// AssumeRoleWithWebIdentity takes neither SourceIdentity nor Tags: STS
+	// reads both from the token's claims. They go on the AssumeRole hops.
+	client := c.client(aws.AnonymousCredentials{})
+	start := c.now()
+	ctx, cancel := context.WithTimeout(ctx, c.timeout())
+	defer cancel()
+	out, err := client.AssumeRoleWithWebIdentity(ctx, in)
+	c.observe("AssumeRoleWithWebIdentity", start, err)
+	if err != nil {
+		return Credentials{}, err
+	}
+	return fromSTS(out.Credentials)
+}
+
+func (c *Chain) assumeRole(ctx context.Context, signer aws.CredentialsProvider, role string, first bool) (Credentials, error) {
+	in := &sts.AssumeRoleInput{
+		RoleArn:         aws.String(role),
+		RoleSessionName: aws.String(c.SessionName),
+		DurationSeconds: c.duration(),
+	}
+	if c.ExternalID != "" {
+		in.ExternalId = aws.String(c.ExternalID)
+	}
+	if first && c.SourceIdentity != "" {
+		in.SourceIdentity = aws.String(c.SourceIdentity)
+	}
+	for _, t := range c.Tags {
+		in.Tags = append(in.Tags, ststypes.Tag{Key: aws.String(t.Key), Value: aws.String(t.Value)})
+	}
+	client := c.client(signer)
+	start := c.now()
+	ctx, cancel := context.WithTimeout(ctx, c.timeout())
+	defer cancel()
+	out, err := client.AssumeRole(ctx, in)
+	c.observe("AssumeRole", start, err)
+	if err != nil {
+		return Credentials{}, err
+	}
+	return fromSTS(out.Credentials)
+}
+
+func (c *Chain) client(creds aws.CredentialsProvider) *sts.Client {
+	return sts.New(sts.Options{
+		Region:      c.Region,
+		Credentials: creds,
+		HTTPClient:  c.httpClient(),
+		// The refresh loop owns retries (with backoff, classification and
+		// metrics); SDK retries inside it would multiply STS calls and hide
+		// failures from both.
+		Retryer: aws.NopRetryer{},
+		BaseEndpoint: func() *string {
+			if c.Endpoint == "" {
+				return nil
+			}
+			return aws.String(c.Endpoint)
+		}(),
+	})
+}
+
+var defaultHTTPClient = &http.Client{}
+
+func (c *Chain) httpClient() *http.Client {
+	if c.HTTPClient != nil {
+		return c.HTTPClient
+	}
+	return defaultHTTPClient
+}
+
+func (c *Chain) duration() *int32 {
+	if c.DurationSeconds == 0 {
+		return nil
+	}
+	return aws.Int32(c.DurationSeconds)
+}
+
+func (c *Chain) timeout() time.Duration {
+	if c.CallTimeout > 0 {
+		return c.CallTimeout
+	}
+	return 10 * time.Second
+}
+
+func (c *Chain) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *Chain) observe(op string, start time.Time, err error) {
+	if c.Observe != nil {
+		c.Observe(op, c.now().Sub(start), err)
+	}
+}
+
+func fromSTS(sc *ststypes.Credentials) (Credentials, error) {
+	if sc == nil || sc.AccessKeyId == nil || sc.SecretAccessKey == nil || sc.SessionToken == nil || sc.Expiration == nil {
+		return Credentials{}, &MalformedResponseError{What: "response has no complete Credentials element"}
+	}
+	return Credentials{
+		AccessKeyID:     *sc.AccessKeyId,
+		SecretAccessKey: *sc.SecretAccessKey,
+		SessionToken:    *sc.SessionToken,
+		Expiration:      sc.Expiration.UTC(),
+	}, nil
+}
+
+// MalformedResponseError is a 200 response the SDK parsed but that lacks
+// what STS always sends.
+type MalformedResponseError struct{ What string }
+
+func (e *MalformedResponseError) Error() string { return "malformed STS response: " + e.What }
+
+func staticProvider(c Credentials) aws.CredentialsProvider {
+	return aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{
+			AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken,
+			Source: "rolechain", CanExpire: true, Expires: c.Expiration,
+		}, nil
+	})
+}
+
+func readStatic(dir string) (aws.CredentialsProvider, error) {
+	read := func(name string, optional bool) (string, error) {
+		b, err := os.ReadFile(dir + "/" + name)
+		if err != nil {
+			if optional && errors.Is(err, os.ErrNotExist) {
+				return "", nil
+			}
+			return "", fmt.Errorf("reading static credentials: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	akid, err := read(StaticAccessKeyIDFile, false)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := read(StaticSecretAccessKeyFile, false)
+	if err != nil {
+		return nil, err
+	}
+	token, err := read(StaticSessionTokenFile, true)
+	if err != nil {
+		return nil, err
+	}
+	if akid == "" || secret == "" {
+		return nil, fmt.Errorf("reading static credentials: %s or %s in %s is empty", StaticAccessKeyIDFile, StaticSecretAccessKeyFile, dir)
+	}
+	return aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret, SessionToken: token, Source: "rolechain-static"}, nil
+	}), nil
+}

@@ -1,0 +1,260 @@
+package chain_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rolechain/rolechain/internal/ststest"
+	"github.com/rolechain/rolechain/sidecar/chain"
+)
+
+const (
+	webRole    = "arn:aws:iam::111111111111:role/web"
+	viaRole    = "arn:aws:iam::222222222222:role/via"
+	targetRole = "arn:aws:iam::333333333333:role/target"
+)
+
+func writeToken(t *testing.T, dir, token string) string {
+	t.Helper()
+	p := filepath.Join(dir, "token")
+	if err := os.WriteFile(p, []byte(token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestThreeHopChainSignsEachHopWithThePreviousHopsCredentials(t *testing.T) {
+	srv := ststest.New(t)
+	tokenFile := writeToken(t, t.TempDir(), "jwt-1")
+	c := &chain.Chain{
+		Source:          chain.WebIdentity{TokenFile: tokenFile},
+		Roles:           []string{webRole, viaRole, targetRole},
+		SessionName:     "ns.pod",
+		DurationSeconds: 1800,
+		ExternalID:      "ext-123",
+		SourceIdentity:  "alice",
+		Tags:            []chain.Tag{{"kubernetes-namespace", "ns"}, {"kubernetes-pod", "pod"}},
+		Region:          "eu-west-1",
+		Endpoint:        srv.URL,
+	}
+	got, err := c.Retrieve(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := srv.Calls()
+	if len(calls) != 3 {
+		t.Fatalf("want 3 STS calls, got %d", len(calls))
+	}
+	first, second, third := calls[0], calls[1], calls[2]
+	if first.Action != ststest.ActionAssumeRoleWithWebIdentity || first.SignedBy != "" || first.WebIdentityToken != "jwt-1" || first.RoleArn != webRole {
+		t.Errorf("hop 1 = %+v, want unsigned AssumeRoleWithWebIdentity into %s with the token", first, webRole)
+	}
+	if first.ExternalID != "" || first.SourceIdentity != "" || first.Tags != nil {
+		t.Errorf("hop 1 carries AssumeRole-only parameters: %+v", first)
+	}
+	if second.Action != ststest.ActionAssumeRole || second.RoleArn != viaRole || second.SignedBy != first.Issued.AccessKeyID {
+		t.Errorf("hop 2 = %+v, want AssumeRole into %s signed by %s", second, viaRole, first.Issued.AccessKeyID)
+	}
+	if third.RoleArn != targetRole || third.SignedBy != second.Issued.AccessKeyID {
+		t.Errorf("hop 3 = %+v, want AssumeRole into %s signed by %s", third, targetRole, second.Issued.AccessKeyID)
+	}
+	wantTags := map[string]string{"kubernetes-namespace": "ns", "kubernetes-pod": "pod"}
+	for i, h := range calls {
+		if h.RoleSessionName != "ns.pod" || h.DurationSeconds != 1800 {
+			t.Errorf("hop %d: session %q duration %d, want ns.pod 1800", i+1, h.RoleSessionName, h.DurationSeconds)
+		}
+		if i == 0 {
+			continue
+		}
+		if h.ExternalID != "ext-123" {
+			t.Errorf("hop %d: ExternalId %q, want ext-123", i+1, h.ExternalID)
+		}
+		if !reflect.DeepEqual(h.Tags, wantTags) || len(h.TransitiveTagKeys) != 0 {
+			t.Errorf("hop %d: tags %v transitive %v, want %v not transitive", i+1, h.Tags, h.TransitiveTagKeys, wantTags)
+		}
+	}
+	if second.SourceIdentity != "alice" || third.SourceIdentity != "" {
+		t.Errorf("SourceIdentity on hops 2/3 = %q/%q, want it on the first AssumeRole only", second.SourceIdentity, third.SourceIdentity)
+	}
+	want := *third.Issued
+	if got.AccessKeyID != want.AccessKeyID || got.SecretAccessKey != want.SecretAccessKey || got.SessionToken != want.SessionToken || !got.Expiration.Equal(want.Expiration) {
+		t.Errorf("Retrieve returned %v, want the target hop's credentials", got)
+	}
+}
+
+func TestTokenIsReadAfreshOnEveryRetrieve(t *testing.T) {
+	srv := ststest.New(t)
+	dir := t.TempDir()
+	tokenFile := writeToken(t, dir, "jwt-old")
+	c := &chain.Chain{Source: chain.WebIdentity{TokenFile: tokenFile}, Roles: []string{webRole}, SessionName: "s1", Region: "us-east-1", Endpoint: srv.URL}
+	if _, err := c.Retrieve(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	writeToken(t, dir, "jwt-new\n")
+	if _, err := c.Retrieve(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	calls := srv.Calls()
+	if calls[0].WebIdentityToken != "jwt-old" || calls[1].WebIdentityToken != "jwt-new" {
+		t.Fatalf("tokens sent: %q, %q; want jwt-old then jwt-new", calls[0].WebIdentityToken, calls[1].WebIdentityToken)
+	}
+}
+
+func writeStatic(t *testing.T, akid, secret string) string {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, chain.StaticAccessKeyIDFile), []byte(akid+"\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, chain.StaticSecretAccessKeyFile), []byte(secret), 0o600)
+	return dir
+}
+
+func TestStaticSourceSignsTheFirstAssumeRoleWithTheMountedKeys(t *testing.T) {
+	srv := ststest.New(t)
+	srv.AddKey(ststest.Credentials{AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "s3cret"})
+	c := &chain.Chain{Source: chain.Static{Dir: writeStatic(t, "AKIAEXAMPLE", "s3cret")}, Roles: []string{viaRole, targetRole},
+		SessionName: "ci", Region: "us-east-1", Endpoint: srv.URL, SourceIdentity: "bob"}
+	if _, err := c.Retrieve(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	calls := srv.Calls()
+	if calls[0].SignedBy != "AKIAEXAMPLE" || calls[1].SignedBy != calls[0].Issued.AccessKeyID {
+		t.Fatalf("signers: %q, %q", calls[0].SignedBy, calls[1].SignedBy)
+	}
+	if calls[0].SourceIdentity != "bob" || calls[1].SourceIdentity != "" {
+		t.Fatalf("SourceIdentity %q/%q, want on the first hop only", calls[0].SourceIdentity, calls[1].SourceIdentity)
+	}
+}
+
+func TestWrongSecretIsRejectedAsBadSourceCredentials(t *testing.T) {
+	srv := ststest.New(t)
+	srv.AddKey(ststest.Credentials{AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "s3cret"})
+	c := &chain.Chain{Source: chain.Static{Dir: writeStatic(t, "AKIAEXAMPLE", "wrong")}, Roles: []string{targetRole},
+		SessionName: "ci", Region: "us-east-1", Endpoint: srv.URL}
+	_, err := c.Retrieve(context.Background())
+	if got := chain.Classify(err); got != chain.ReasonSourceCredentials {
+		t.Fatalf("Classify(%v) = %q, want %q", err, got, chain.ReasonSourceCredentials)
+	}
+	if calls := srv.Calls(); calls[0].ErrorCode != ststest.CodeSignatureDoesNotMatch {
+		t.Fatalf("server answered %q, want SignatureDoesNotMatch", calls[0].ErrorCode)
+	}
+}
+
+func TestChainedDurationOverAnHourIsRefusedBySTS(t *testing.T) {
+	srv := ststest.New(t)
+	c := &chain.Chain{Source: chain.WebIdentity{TokenFile: writeToken(t, t.TempDir(), "jwt")}, Roles: []string{webRole, targetRole},
+		SessionName: "s1", DurationSeconds: 7200, Region: "us-east-1", Endpoint: srv.URL}
+	_, err := c.Retrieve(context.Background())
+	var hop *chain.HopError
+	if !errors.As(err, &hop) || hop.Hop != 2 || chain.Classify(err) != chain.ReasonInvalidRequest {
+		t.Fatalf("err = %v, want hop 2 refused as invalid_request", err)
+	}
+}
+
+func TestClassifyEachFailure(t *testing.T) {
+	cases := []struct {
+		name  string
+		fault ststest.Fault
+		want  chain.Reason
+	}{
+		{"access denied", ststest.Fault{Code: ststest.CodeAccessDenied}, chain.ReasonAccessDenied},
+		{"invalid identity token", ststest.Fault{Code: ststest.CodeInvalidIdentityToken}, chain.ReasonInvalidIdentityToken},
+		{"expired web identity token", ststest.Fault{Code: ststest.CodeExpiredToken}, chain.ReasonExpiredToken},
+		{"expired caller session", ststest.Fault{Code: ststest.CodeExpiredCallerToken}, chain.ReasonExpiredToken},
+		{"throttling", ststest.Fault{Code: ststest.CodeThrottling}, chain.ReasonThrottling},
+		{"503 with STS error document", ststest.Fault{Code: ststest.CodeServiceUnavailable}, chain.ReasonServerError},
+		{"bare 502 from a proxy", ststest.Fault{Status: 502}, chain.ReasonServerError},
+		{"bare 500", ststest.Fault{Status: 500}, chain.ReasonServerError},
+		{"truncated XML", ststest.Fault{Body: "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials><AccessKey"}, chain.ReasonMalformedResponse},
+		{"not XML", ststest.Fault{Body: "{\"ok\":true}"}, chain.ReasonMalformedResponse},
+		{"no credentials element", ststest.Fault{Body: `<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>`}, chain.ReasonMalformedResponse},
+		{"slow response", ststest.Fault{Delay: time.Minute}, chain.ReasonTimeout},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := ststest.New(t)
+			srv.FailNext(tc.fault)
+			c := &chain.Chain{Source: chain.WebIdentity{TokenFile: writeToken(t, t.TempDir(), "jwt")}, Roles: []string{webRole},
+				SessionName: "s1", Region: "us-east-1", Endpoint: srv.URL, CallTimeout: 100 * time.Millisecond}
+			_, err := c.Retrieve(context.Background())
+			if got := chain.Classify(err); got != tc.want {
+				t.Fatalf("Classify(%v) = %q, want %q", err, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMissingTokenFileIsClassified(t *testing.T) {
+	c := &chain.Chain{Source: chain.WebIdentity{TokenFile: filepath.Join(t.TempDir(), "absent")}, Roles: []string{webRole}, SessionName: "s1", Region: "us-east-1", Endpoint: "http://127.0.0.1:1"}
+	_, err := c.Retrieve(context.Background())
+	if chain.Classify(err) != chain.ReasonTokenFile {
+		t.Fatalf("Classify(%v) = %q, want token_file", err, chain.Classify(err))
+	}
+}
+
+// hostRecorder fails every request after noting the host it was sent to.
+type hostRecorder struct{ host string }
+
+func (h *hostRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	h.host = r.URL.Host
+	return nil, errors.New("recorded")
+}
+
+func TestRegionalEndpointPerPartition(t *testing.T) {
+	for region, want := range map[string]string{
+		"eu-west-1":     "sts.eu-west-1.amazonaws.com",
+		"cn-north-1":    "sts.cn-north-1.amazonaws.com.cn",
+		"us-gov-west-1": "sts.us-gov-west-1.amazonaws.com",
+	} {
+		rec := &hostRecorder{}
+		c := &chain.Chain{Source: chain.WebIdentity{TokenFile: writeToken(t, t.TempDir(), "jwt")}, Roles: []string{webRole},
+			SessionName: "s1", Region: region, HTTPClient: &http.Client{Transport: rec}}
+		c.Retrieve(context.Background())
+		if rec.host != want {
+			t.Errorf("region %s: request went to %q, want %q", region, rec.host, want)
+		}
+	}
+}
+
+func TestPartitionHelpers(t *testing.T) {
+	if p := chain.PartitionOfARN("arn:aws-cn:iam::123456789012:role/x"); p != chain.PartitionChina {
+		t.Errorf("PartitionOfARN = %q", p)
+	}
+	if r := chain.DefaultRegion(chain.PartitionOfARN("arn:aws-us-gov:iam::123456789012:role/x")); r != "us-gov-west-1" {
+		t.Errorf("DefaultRegion(gov) = %q", r)
+	}
+	if p := chain.PartitionOfRegion("cn-northwest-1"); p != chain.PartitionChina {
+		t.Errorf("PartitionOfRegion = %q", p)
+	}
+}
+
+func TestCredentialsFormattingRedactsSecrets(t *testing.T) {
+	c := chain.Credentials{AccessKeyID: "ASIAKEY", SecretAccessKey: "SECRET", SessionToken: "TOKEN", Expiration: time.Unix(0, 0)}
+	for _, s := range []string{c.String(), c.GoString(), c.LogValue().String()} {
+		if strings.Contains(s, "ASIAKEY") || strings.Contains(s, "SECRET") || strings.Contains(s, "TOKEN") {
+			t.Errorf("formatted credentials leak a secret: %s", s)
+		}
+	}
+}
+
+// BenchmarkRetrieveTwoHops measures the STS part of a refresh: token read,
+// AssumeRoleWithWebIdentity and one signed AssumeRole against the
+// in-process STS (which verifies the signature).
+func BenchmarkRetrieveTwoHops(b *testing.B) {
+	srv := ststest.New(b)
+	tokenFile := filepath.Join(b.TempDir(), "token")
+	os.WriteFile(tokenFile, []byte("jwt"), 0o600)
+	c := &chain.Chain{Source: chain.WebIdentity{TokenFile: tokenFile}, Roles: []string{webRole, targetRole}, SessionName: "ns.pod", Region: "us-east-1", Endpoint: srv.URL}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Retrieve(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,97 @@
+package chain
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
+)
+
+// Reason classifies why a Retrieve failed. Reasons are metric label values
+// and log fields: a fixed, small set that never carries request data.
+type Reason string
+
+// Failure reasons.
+const (
+	ReasonNone                 Reason = ""
+	ReasonAccessDenied         Reason = "access_denied"
+	ReasonInvalidIdentityToken Reason = "invalid_identity_token"
+	ReasonExpiredToken         Reason = "expired_token"
+	ReasonThrottling           Reason = "throttling"
+	ReasonServerError          Reason = "server_error"
+	ReasonTimeout              Reason = "timeout"
+	ReasonMalformedResponse    Reason = "malformed_response"
+	ReasonTokenFile            Reason = "token_file"
+	ReasonSourceCredentials    Reason = "source_credentials"
+	ReasonInvalidRequest       Reason = "invalid_request"
+	ReasonNetwork              Reason = "network"
+	ReasonOther                Reason = "other"
+)
+
+// Classify maps an error from Retrieve to a Reason. Throttling is checked
+// before the HTTP status because STS throttles with 400; the status is
+// checked before other codes because a 5xx is worth retrying whatever its
+// body says.
+func Classify(err error) Reason {
+	if err == nil {
+		return ReasonNone
+	}
+	var tf *TokenFileError
+	if errors.As(err, &tf) {
+		return ReasonTokenFile
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return ReasonTimeout
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return ReasonTimeout
+	}
+	var api smithy.APIError
+	isAPI := errors.As(err, &api)
+	if isAPI {
+		switch api.ErrorCode() {
+		case "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException":
+			return ReasonThrottling
+		}
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() >= 500 {
+		return ReasonServerError
+	}
+	if isAPI {
+		switch api.ErrorCode() {
+		case "AccessDenied", "AccessDeniedException", "IDPRejectedClaim":
+			return ReasonAccessDenied
+		case "InvalidIdentityToken":
+			return ReasonInvalidIdentityToken
+		case "ExpiredToken", "ExpiredTokenException":
+			return ReasonExpiredToken
+		case "InvalidClientTokenId", "SignatureDoesNotMatch", "MissingAuthenticationToken", "UnrecognizedClientException":
+			return ReasonSourceCredentials
+		case "IDPCommunicationError", "ServiceUnavailable", "InternalFailure", "InternalError":
+			return ReasonServerError
+		case "ValidationError", "InvalidParameterValue", "MalformedPolicyDocument", "PackedPolicyTooLarge", "RegionDisabledException":
+			return ReasonInvalidRequest
+		}
+	}
+	var de *smithy.DeserializationError
+	var me *MalformedResponseError
+	if errors.As(err, &de) || errors.As(err, &me) {
+		return ReasonMalformedResponse
+	}
+	if isAPI {
+		return ReasonOther
+	}
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
+		return ReasonSourceCredentials
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return ReasonNetwork
+	}
+	return ReasonOther
+}

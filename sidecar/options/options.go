@@ -1,0 +1,211 @@
+// Package options turns the sidecar's flags and their ROLECHAIN_* twins
+// into one Config, and validates it once, reporting every problem with the
+// flag (or profile field) it concerns and what that flag accepts.
+package options
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/rolechain/rolechain/sidecar/profile"
+)
+
+// Sources of the credentials that start a chain (--source).
+const (
+	SourceWebIdentity  = "web-identity"
+	SourceDefaultChain = "default-chain"
+	SourceStatic       = "static"
+)
+
+// Config is everything the sidecar is told. Flags bind straight onto it;
+// Validate checks it and resolves the profiles.
+type Config struct {
+	// One of: a JSON list of profiles (what the webhook sets) …
+	ProfilesJSON string
+	// … or the single-profile flags (for people and CI).
+	Profile            string
+	WebIdentityRoleARN string
+	RoleARNs           []string
+	ExternalID         string
+	SessionName        string
+	Duration           Seconds
+	Region             string
+	STSEndpoint        string
+	SessionTags        bool
+
+	// SourceIdentity is set on the first sts:AssumeRole hop of every profile.
+	SourceIdentity       string
+	Source               string
+	TokenFile            string
+	StaticCredentialsDir string
+
+	OutputDir string
+	FileMode  FileMode
+	FileGroup int
+
+	Once   bool
+	Format string
+	Output string
+
+	// RefreshInterval is the longest time between two successful refreshes
+	// of a profile (0: only the lifetime-based schedule).
+	RefreshInterval time.Duration
+
+	CredentialsEndpointPort int
+	MetricsPort             int
+
+	// From the downward API; environment only.
+	PodName, PodNamespace, ServiceAccount string
+
+	// fromEnv maps a flag name to the variable that set it, for messages.
+	fromEnv map[string]string
+	// changed records flags set on the command line or by environment.
+	changed map[string]bool
+}
+
+// New returns a Config holding the defaults.
+func New() *Config {
+	return &Config{
+		Profile:   profile.DefaultProfileName,
+		Source:    SourceWebIdentity,
+		TokenFile: profile.TokenFile,
+		OutputDir: profile.OutputDir,
+		FileMode:  0o644,
+		FileGroup: -1,
+		fromEnv:   map[string]string{},
+		changed:   map[string]bool{},
+	}
+}
+
+// AddFlags binds every flag onto c. The help text is the reference
+// documentation of each flag.
+func (c *Config) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.ProfilesJSON, "profiles", "", `profiles as a JSON list (the webhook sets ROLECHAIN_PROFILES): [{"name","webIdentityRoleARN","roleARNs","externalID","sessionName","durationSeconds","region","stsEndpoint","sessionTags"}]; excludes the single-profile flags`)
+	fs.StringVar(&c.Profile, "profile", c.Profile, "single profile: section name in the credentials and config files, and the name of its JSON files")
+	fs.StringVar(&c.WebIdentityRoleARN, "web-identity-role-arn", "", "single profile: first hop, assumed with AssumeRoleWithWebIdentity and the token (--source web-identity)")
+	fs.StringSliceVar(&c.RoleARNs, "role-arn", nil, "single profile: role assumed with sts:AssumeRole after the previous hop, in order; repeatable or comma-separated; the last is the target")
+	fs.StringVar(&c.ExternalID, "external-id", "", "single profile: ExternalId sent on every sts:AssumeRole hop (2–1224 characters of [\\w+=,.@:/-])")
+	fs.StringVar(&c.SessionName, "session-name", "", "single profile: RoleSessionName of every hop ([\\w+=,.@-], 2–64); default <namespace>.<pod> from ROLECHAIN_POD_NAMESPACE/ROLECHAIN_POD_NAME, or \"rolechain\"")
+	fs.Var(&c.Duration, "duration", "single profile: session duration of every hop, seconds or Go duration (900s–12h, default 1h; at most 1h when the chain has more than one role: STS caps chained sessions)")
+	fs.StringVar(&c.Region, "region", "", "single profile: region of the STS endpoint and of the config file (default: us-east-1, cn-north-1 or us-gov-west-1 by the role ARN's partition)")
+	fs.StringVar(&c.STSEndpoint, "sts-endpoint", "", "single profile: STS endpoint URL replacing the regional one (http or https)")
+	fs.BoolVar(&c.SessionTags, "session-tags", false, "single profile: tag every sts:AssumeRole hop with kubernetes-namespace, kubernetes-pod and kubernetes-service-account (from ROLECHAIN_POD_NAMESPACE, ROLECHAIN_POD_NAME, ROLECHAIN_SERVICE_ACCOUNT)")
+
+	fs.StringVar(&c.Source, "source", c.Source, "credentials that start each chain: web-identity (the token file), default-chain (the AWS SDK default chain) or static (key files in --static-credentials-dir); with the last two every role is assumed with sts:AssumeRole")
+	fs.StringVar(&c.TokenFile, "token-file", c.TokenFile, "projected service-account token, re-read before every AssumeRoleWithWebIdentity (--source web-identity)")
+	fs.StringVar(&c.StaticCredentialsDir, "static-credentials-dir", "", "directory (a mounted Secret) with files aws_access_key_id, aws_secret_access_key and optionally aws_session_token (--source static)")
+	fs.StringVar(&c.SourceIdentity, "source-identity", "", "SourceIdentity set on the first sts:AssumeRole hop of every profile ([\\w+=,.@-], 2–64)")
+
+	fs.StringVar(&c.OutputDir, "output-dir", c.OutputDir, "directory of the files kept fresh: credentials (INI, every profile), config (INI, regions), <profile>.json (access_key_id, secret_access_key, session_token, expiration in Unix seconds), <profile>.process.json (credential_process output: Version 1, RFC 3339 Expiration), and endpoint-token when the endpoint is on")
+	fs.Var(&c.FileMode, "file-mode", "octal mode of the files in --output-dir (0640 when --file-group is set and this is not)")
+	fs.IntVar(&c.FileGroup, "file-group", -1, "numeric group of the files in --output-dir (-1: unchanged)")
+
+	fs.BoolVar(&c.Once, "once", false, "retrieve credentials once, print them in --format and exit (CI); writes nothing to --output-dir")
+	fs.StringVar(&c.Format, "format", "", "with --once: ini (every profile), json, env (export lines) or process (credential_process); default ini")
+	fs.StringVar(&c.Output, "output", "", "with --once: write to this file (mode 0600, atomically) instead of stdout")
+
+	fs.DurationVar(&c.RefreshInterval, "refresh-interval", 0, "longest time between two successful refreshes of every profile, a Go duration such as 30s (0: off, else 10s–12h): each refresh is scheduled at the earlier of the lifetime-based point (about half the session, never later than 5 min before expiry) and this interval less up to 10% jitter; rotates credentials on disk more often than half the session duration")
+	fs.IntVar(&c.CredentialsEndpointPort, "credentials-endpoint-port", 0, fmt.Sprintf("serve the container-credentials endpoint on 127.0.0.1:PORT at /v1/credentials/<profile>, authorized by the token in <output-dir>/endpoint-token (0: off; the webhook uses %d)", profile.DefaultCredentialsEndpointPort))
+	fs.IntVar(&c.MetricsPort, "metrics-port", 0, "serve Prometheus metrics on :PORT/metrics (0: off)")
+}
+
+// EnvName is the environment variable mirroring a flag: ROLECHAIN_ and the
+// flag in upper snake case.
+func EnvName(flag string) string {
+	return "ROLECHAIN_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// ApplyEnv sets each flag not given on the command line from its
+// ROLECHAIN_* variable (lists comma-separated), and reads the downward-API
+// variables. Command-line flags win over the environment.
+func (c *Config) ApplyEnv(fs *pflag.FlagSet, lookup func(string) (string, bool)) error {
+	var errs []string
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed {
+			c.changed[f.Name] = true
+			return
+		}
+		if f.Name == "help" || f.Name == "version" {
+			return
+		}
+		name := EnvName(f.Name)
+		v, ok := lookup(name)
+		if !ok || v == "" {
+			return
+		}
+		if err := f.Value.Set(v); err != nil {
+			errs = append(errs, fmt.Sprintf("--%s (from %s): %v", f.Name, name, err))
+			return
+		}
+		c.fromEnv[f.Name] = name
+		c.changed[f.Name] = true
+	})
+	c.PodName, _ = lookup(profile.EnvPodName)
+	c.PodNamespace, _ = lookup(profile.EnvPodNamespace)
+	c.ServiceAccount, _ = lookup(profile.EnvServiceAccount)
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "\n"))
+	}
+	return nil
+}
+
+// flagRef names a flag in messages, with the variable that set it.
+func (c *Config) flagRef(name string) string {
+	if env, ok := c.fromEnv[name]; ok {
+		return "--" + name + " (from " + env + ")"
+	}
+	return "--" + name
+}
+
+// Seconds is a duration flag in whole seconds; it accepts "3600" or "1h".
+type Seconds int32
+
+// Set parses seconds or a Go duration.
+func (s *Seconds) Set(v string) error {
+	if n, err := strconv.ParseInt(v, 10, 32); err == nil {
+		*s = Seconds(n)
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d%time.Second != 0 {
+		return fmt.Errorf("%q is not a whole number of seconds or a duration such as 1h", v)
+	}
+	if d > 1<<31*time.Second {
+		return fmt.Errorf("%q is too long", v)
+	}
+	*s = Seconds(d / time.Second)
+	return nil
+}
+
+func (s *Seconds) String() string {
+	if *s == 0 {
+		return ""
+	}
+	return (time.Duration(*s) * time.Second).String()
+}
+
+// Type names the flag's value in --help.
+func (s *Seconds) Type() string { return "duration" }
+
+// FileMode is an octal permission flag.
+type FileMode os.FileMode
+
+// Set parses an octal mode such as 0640.
+func (m *FileMode) Set(v string) error {
+	n, err := strconv.ParseUint(v, 8, 32)
+	if err != nil || n > 0o777 {
+		return fmt.Errorf("%q is not an octal mode between 0000 and 0777", v)
+	}
+	*m = FileMode(n)
+	return nil
+}
+
+func (m *FileMode) String() string { return fmt.Sprintf("%#o", uint32(*m)) }
+
+// Type names the flag's value in --help.
+func (m *FileMode) Type() string { return "octal" }

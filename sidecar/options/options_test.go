@@ -1,0 +1,206 @@
+package options_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/rolechain/rolechain/sidecar/options"
+	"github.com/rolechain/rolechain/sidecar/profile"
+)
+
+const (
+	web    = "arn:aws:iam::111111111111:role/web"
+	target = "arn:aws:iam::222222222222:role/target"
+)
+
+func parse(t *testing.T, args []string, env map[string]string) (*options.Config, []profile.Profile, error) {
+	t.Helper()
+	c := options.New()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	c.AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return c, nil, err
+	}
+	if err := c.ApplyEnv(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		return c, nil, err
+	}
+	ps, err := c.Validate()
+	return c, ps, err
+}
+
+func TestSingleProfileFlagsBuildOneProfileWithDefaults(t *testing.T) {
+	_, ps, err := parse(t, []string{"--web-identity-role-arn", web, "--role-arn", target},
+		map[string]string{profile.EnvPodNamespace: "team-a", profile.EnvPodName: "app-7d9f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []profile.Profile{{Name: "default", WebIdentityRoleARN: web, RoleARNs: []string{target}, SessionName: "team-a.app-7d9f", DurationSeconds: 3600, Region: "us-east-1"}}
+	if !reflect.DeepEqual(ps, want) {
+		t.Fatalf("got %+v\nwant %+v", ps, want)
+	}
+}
+
+func TestProfilesFromEnvironment(t *testing.T) {
+	js, _ := profile.Encode([]profile.Profile{
+		{Name: "a", WebIdentityRoleARN: web, RoleARNs: []string{target}, Region: "eu-west-1", SessionTags: true},
+		{Name: "b", WebIdentityRoleARN: "arn:aws-cn:iam::333333333333:role/cn", DurationSeconds: 43200},
+	})
+	c, ps, err := parse(t, nil, map[string]string{
+		profile.EnvProfiles: js, profile.EnvPodNamespace: "ns", profile.EnvPodName: "pod", profile.EnvServiceAccount: "sa",
+		profile.EnvOutputDir: "/tmp/out", profile.EnvCredentialsEndpointPort: "61000",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 2 || ps[1].Region != "cn-north-1" || ps[1].DurationSeconds != 43200 || ps[0].SessionName != "ns.pod" {
+		t.Fatalf("profiles %+v", ps)
+	}
+	if c.OutputDir != "/tmp/out" || c.CredentialsEndpointPort != 61000 {
+		t.Fatalf("env not applied: %+v", c)
+	}
+	tags := c.Tags(ps[0])
+	if len(tags) != 3 || tags[0].Value != "ns" || tags[2].Value != "sa" {
+		t.Fatalf("tags %+v", tags)
+	}
+}
+
+func TestCommandLineWinsOverEnvironment(t *testing.T) {
+	c, _, err := parse(t, []string{"--web-identity-role-arn", web, "--output-dir", "/flag"}, map[string]string{"ROLECHAIN_OUTPUT_DIR": "/env"})
+	if err != nil || c.OutputDir != "/flag" {
+		t.Fatalf("output dir %q, err %v", c.OutputDir, err)
+	}
+}
+
+// Every invalid setting is reported with the flag (and, when it came from
+// the environment, the variable) it belongs to, and what is accepted.
+func TestInvalidValuesNameTheirFlag(t *testing.T) {
+	base := []string{"--web-identity-role-arn", web}
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"bad ARN", []string{"--web-identity-role-arn", "arn:aws:iam::1:user/x"}, nil, `--web-identity-role-arn: "arn:aws:iam::1:user/x" is not an IAM role ARN`},
+		{"missing web identity role", nil, nil, "--web-identity-role-arn: is required with --source web-identity"},
+		{"duration too short", append(base, "--duration", "60"), nil, "--duration: 60s must be between 900s (15m) and 43200s (12h)"},
+		{"chained duration over an hour", append(base, "--role-arn", target, "--duration", "2h"), nil, "--duration: 7200s exceeds 3600s: STS caps a session reached by role chaining at 1h"},
+		{"duration from env", append(base, "--role-arn", target), map[string]string{"ROLECHAIN_DURATION": "5h"}, "--duration (from ROLECHAIN_DURATION): 18000s exceeds 3600s"},
+		{"unparsable duration from env", base, map[string]string{"ROLECHAIN_DURATION": "soon"}, `--duration (from ROLECHAIN_DURATION): "soon" is not a whole number of seconds`},
+		{"session name", append(base, "--session-name", "has space"), nil, `--session-name: "has space" must be 2–64 characters`},
+		{"external id", append(base, "--role-arn", target, "--external-id", "x"), nil, "--external-id: must be 2–1224 characters"},
+		{"external id without AssumeRole hop", append(base, "--external-id", "abc"), nil, "--external-id: is sent on sts:AssumeRole hops, and this chain has none"},
+		{"region", append(base, "--region", "Europe"), nil, `--region: "Europe" is not an AWS region`},
+		{"region in another partition", append(base, "--region", "cn-north-1"), nil, "--region: cn-north-1 is in partition aws-cn but the roles are in aws"},
+		{"chain across partitions", append(base, "--role-arn", "arn:aws-cn:iam::222222222222:role/t"), nil, "a chain cannot cross partitions"},
+		{"unknown partition without endpoint", []string{"--web-identity-role-arn", "arn:minio:iam:::role/x"}, nil, "unless an STS endpoint is set"},
+		{"sts endpoint", append(base, "--sts-endpoint", "sts.example.com"), nil, `--sts-endpoint: "sts.example.com" must be an http or https URL`},
+		{"source", append(base, "--source", "magic"), nil, `--source: "magic" must be web-identity, default-chain or static`},
+		{"static without dir", []string{"--source", "static", "--role-arn", target}, nil, "--static-credentials-dir: must name a directory"},
+		{"web identity role with another source", append(base, "--source", "default-chain", "--role-arn", target), nil, "--web-identity-role-arn: is only used with --source web-identity"},
+		{"default chain without roles", []string{"--source", "default-chain"}, nil, "--role-arn: needs at least one role with --source default-chain"},
+		{"format without once", append(base, "--format", "json"), nil, "--format: is only used with --once"},
+		{"bad format", append(base, "--once", "--format", "yaml"), nil, `--format: "yaml" must be one of ini, json, env, process`},
+		{"endpoint with once", append(base, "--once", "--credentials-endpoint-port", "61000"), nil, "--credentials-endpoint-port: has no effect with --once"},
+		{"port range", append(base, "--metrics-port", "70000"), nil, "--metrics-port: 70000 must be a TCP port"},
+		{"same ports", append(base, "--metrics-port", "9000", "--credentials-endpoint-port", "9000"), nil, "--metrics-port: 9000 is also --credentials-endpoint-port"},
+		{"profile name", append(base, "--profile", "../etc"), nil, `--profile: "../etc" must be 1–64 characters`},
+		{"session tags without pod env", append(base, "--role-arn", target, "--session-tags"), nil, "--session-tags: needs ROLECHAIN_POD_NAMESPACE to be set"},
+		{"session tags without AssumeRole hop", append(base, "--session-tags"), map[string]string{profile.EnvPodNamespace: "n", profile.EnvPodName: "p", profile.EnvServiceAccount: "s"}, "--session-tags: tags go on sts:AssumeRole hops"},
+		{"refresh interval too short", append(base, "--refresh-interval", "5s"), nil, "--refresh-interval: 5s must be 0 (off) or between 10s and 12h0m0s"},
+		{"refresh interval too long", append(base, "--refresh-interval", "13h"), nil, "--refresh-interval: 13h0m0s must be 0 (off) or between 10s and 12h0m0s"},
+		{"negative refresh interval", append(base, "--refresh-interval", "-1m"), nil, "--refresh-interval: -1m0s must be 0 (off) or between 10s and 12h0m0s"},
+		{"refresh interval from env", base, map[string]string{"ROLECHAIN_REFRESH_INTERVAL": "1s"}, "--refresh-interval (from ROLECHAIN_REFRESH_INTERVAL): 1s must be 0 (off) or between 10s and 12h0m0s"},
+		{"unparsable refresh interval from env", base, map[string]string{"ROLECHAIN_REFRESH_INTERVAL": "30"}, "--refresh-interval (from ROLECHAIN_REFRESH_INTERVAL): "},
+		{"refresh interval with once", append(base, "--once", "--refresh-interval", "1m"), nil, "--refresh-interval: has no effect with --once"},
+		{"file mode", append(base, "--file-mode", "999"), nil, `"999" is not an octal mode`},
+		{"profiles with single-profile flags", []string{"--profiles", `[{"name":"a","webIdentityRoleARN":"` + web + `"}]`, "--region", "eu-west-1"}, nil, "--region: cannot be combined with --profiles"},
+		{"profiles JSON field", []string{"--profiles", `[{"name":"a","webIdentityRoleARN":"` + web + `","durationSeconds":60}]`}, nil, "--profiles[0].durationSeconds: 60s must be between"},
+		{"profiles from env", nil, map[string]string{profile.EnvProfiles: `[{"name":"a","webIdentityRoleARN":"x"}]`}, `--profiles (from ROLECHAIN_PROFILES)[0].webIdentityRoleARN: "x" is not an IAM role ARN`},
+		{"duplicate profiles", []string{"--profiles", `[{"name":"a","webIdentityRoleARN":"` + web + `"},{"name":"a","webIdentityRoleARN":"` + web + `"}]`}, nil, `--profiles[1].name: profile "a" appears twice`},
+		{"unknown JSON field", []string{"--profiles", `[{"name":"a","roleArn":"x"}]`}, nil, `--profiles: ROLECHAIN_PROFILES is not a JSON list of profiles`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := parse(t, tc.args, tc.env)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v\nwant it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestEveryProblemIsReportedAtOnce(t *testing.T) {
+	_, _, err := parse(t, []string{"--web-identity-role-arn", "nope", "--duration", "1", "--region", "x"}, nil)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("want 3 lines, one per flag, got:\n%s", err)
+	}
+}
+
+func TestValidSettingsAreAccepted(t *testing.T) {
+	for _, args := range [][]string{
+		{"--web-identity-role-arn", web, "--duration", "12h"},
+		{"--web-identity-role-arn", web, "--role-arn", target + ",arn:aws:iam::333333333333:role/t2", "--external-id", "ext-123", "--duration", "900"},
+		{"--web-identity-role-arn", "arn:minio:iam:::role/x", "--sts-endpoint", "http://127.0.0.1:9000"},
+		{"--source", "static", "--static-credentials-dir", "/secret", "--role-arn", target, "--duration", "43200", "--source-identity", "alice"},
+		{"--web-identity-role-arn", "arn:aws-us-gov:iam::111111111111:role/g", "--once", "--format", "env"},
+	} {
+		if _, _, err := parse(t, args, nil); err != nil {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+}
+
+func TestRefreshInterval(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want time.Duration
+	}{
+		{nil, nil, 0},
+		{[]string{"--refresh-interval", "0"}, nil, 0},
+		{[]string{"--refresh-interval", "10s"}, nil, 10 * time.Second},
+		{[]string{"--refresh-interval", "12h"}, nil, 12 * time.Hour},
+		{nil, map[string]string{"ROLECHAIN_REFRESH_INTERVAL": "90s"}, 90 * time.Second},
+		{[]string{"--refresh-interval", "2m"}, map[string]string{"ROLECHAIN_REFRESH_INTERVAL": "90s"}, 2 * time.Minute},
+	} {
+		c, _, err := parse(t, append([]string{"--web-identity-role-arn", web}, tc.args...), tc.env)
+		if err != nil || c.RefreshInterval != tc.want {
+			t.Errorf("%v %v: interval %s err %v, want %s", tc.args, tc.env, c.RefreshInterval, err, tc.want)
+		}
+	}
+}
+
+func TestFileGroupDefaultsModeTo0640(t *testing.T) {
+	c, _, err := parse(t, []string{"--web-identity-role-arn", web, "--file-group", "1000"}, nil)
+	if err != nil || c.FilePerm() != 0o640 {
+		t.Fatalf("mode %v err %v", c.FilePerm(), err)
+	}
+	c, _, _ = parse(t, []string{"--web-identity-role-arn", web, "--file-group", "1000", "--file-mode", "0644"}, nil)
+	if c.FilePerm() != 0o644 {
+		t.Fatalf("explicit mode overridden: %v", c.FilePerm())
+	}
+}
+
+func TestDefaultSessionName(t *testing.T) {
+	long := strings.Repeat("p", 80) + "-x7k2q"
+	for _, tc := range []struct{ ns, pod, want string }{
+		{"default", "app-1", "default.app-1"},
+		{"", "", "rolechain"},
+		{"ns", "", "ns"},
+		{"weird ns", "pod:1", "weird-ns.pod-1"},
+		{"namespace-that-is-quite-long", long, "namespace-that-is-qu." + long[len(long)-43:]},
+	} {
+		got := options.DefaultSessionName(tc.ns, tc.pod)
+		if got != tc.want || len(got) > 64 {
+			t.Errorf("DefaultSessionName(%q, %q) = %q, want %q", tc.ns, tc.pod, got, tc.want)
+		}
+	}
+}

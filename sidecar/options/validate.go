@@ -1,0 +1,349 @@
+package options
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/rolechain/rolechain/sidecar/chain"
+	"github.com/rolechain/rolechain/sidecar/output"
+	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/sidecar/refresh"
+)
+
+var (
+	// Length limits are checked apart: a bounded repeat such as {1,512}
+	// compiles into a program that costs megabytes of memory at start-up.
+	roleARN        = regexp.MustCompile(`^arn:([a-z][a-z0-9-]*):iam::(\d{12})?:role/[\w+=,.@/-]+$`)
+	sessionName    = regexp.MustCompile(`^[\w+=,.@-]+$`)
+	externalID     = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
+	regionRE       = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+	profileName    = regexp.MustCompile(`^[A-Za-z0-9][\w.-]*$`)
+	sessionNameBad = regexp.MustCompile(`[^\w+=,.@-]`)
+	tagValue       = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
+)
+
+func validSessionName(s string) bool {
+	return len(s) >= 2 && len(s) <= 64 && sessionName.MatchString(s)
+}
+func validProfileName(s string) bool { return len(s) <= 64 && profileName.MatchString(s) }
+func validTagValue(s string) bool    { return len(s) <= 256 && tagValue.MatchString(s) }
+func validRoleARN(s string) bool     { return len(s) <= 2048 && roleARN.MatchString(s) }
+
+var knownPartitions = []string{chain.PartitionAWS, chain.PartitionChina, chain.PartitionGov}
+
+// Session tag keys set with SessionTags.
+const (
+	TagNamespace      = "kubernetes-namespace"
+	TagPod            = "kubernetes-pod"
+	TagServiceAccount = "kubernetes-service-account"
+)
+
+// Validate checks the whole configuration and resolves the profiles with
+// their defaults (name, session name, duration, region) filled in. The
+// error lists every problem, one per line, each naming its flag.
+func (c *Config) Validate() ([]profile.Profile, error) {
+	var errs []string
+	bad := func(flag, format string, args ...any) {
+		errs = append(errs, c.flagRef(flag)+": "+fmt.Sprintf(format, args...))
+	}
+
+	switch c.Source {
+	case SourceWebIdentity:
+		if c.TokenFile == "" {
+			bad("token-file", "must name the projected token file with --source web-identity")
+		}
+	case SourceDefaultChain:
+	case SourceStatic:
+		if c.StaticCredentialsDir == "" {
+			bad("static-credentials-dir", "must name a directory of key files with --source static")
+		}
+	default:
+		bad("source", "%q must be web-identity, default-chain or static", c.Source)
+	}
+	if c.StaticCredentialsDir != "" && c.Source != SourceStatic {
+		bad("static-credentials-dir", "is only read with --source static")
+	}
+	if c.SourceIdentity != "" && !validSessionName(c.SourceIdentity) {
+		bad("source-identity", "%q must be 2–64 characters of [\\w+=,.@-]", c.SourceIdentity)
+	}
+
+	profiles := c.profiles(bad)
+	for i, p := range profiles {
+		c.validateProfile(i, &profiles[i], p, &errs)
+	}
+	seen := map[string]bool{}
+	for i, p := range profiles {
+		if seen[p.Name] {
+			errs = append(errs, c.fieldRef(i, "name")+fmt.Sprintf(": profile %q appears twice", p.Name))
+		}
+		seen[p.Name] = true
+	}
+
+	if c.Once {
+		format := c.Format
+		if format == "" {
+			format = output.FormatINI
+		}
+		if !slices.Contains(output.Formats, format) {
+			bad("format", "%q must be one of ini, json, env, process", c.Format)
+		} else if format != output.FormatINI && len(profiles) > 1 {
+			bad("format", "%s prints one profile, but %d are configured; use ini", format, len(profiles))
+		}
+		if c.CredentialsEndpointPort != 0 {
+			bad("credentials-endpoint-port", "has no effect with --once")
+		}
+		if c.MetricsPort != 0 {
+			bad("metrics-port", "has no effect with --once")
+		}
+		if c.RefreshInterval != 0 {
+			bad("refresh-interval", "has no effect with --once")
+		}
+	} else {
+		if c.Format != "" {
+			bad("format", "is only used with --once")
+		}
+		if c.Output != "" {
+			bad("output", "is only used with --once")
+		}
+		if c.OutputDir == "" {
+			bad("output-dir", "must not be empty")
+		}
+	}
+	for _, port := range []struct {
+		flag string
+		v    int
+	}{{"credentials-endpoint-port", c.CredentialsEndpointPort}, {"metrics-port", c.MetricsPort}} {
+		if port.v < 0 || port.v > 65535 {
+			bad(port.flag, "%d must be a TCP port (1–65535) or 0 for off", port.v)
+		}
+	}
+	if c.RefreshInterval != 0 && (c.RefreshInterval < refresh.MinInterval || c.RefreshInterval > refresh.MaxInterval) {
+		bad("refresh-interval", "%s must be 0 (off) or between %s and %s", c.RefreshInterval, refresh.MinInterval, refresh.MaxInterval)
+	}
+	if c.CredentialsEndpointPort != 0 && c.CredentialsEndpointPort == c.MetricsPort {
+		bad("metrics-port", "%d is also --credentials-endpoint-port", c.MetricsPort)
+	}
+	if c.FileGroup < -1 {
+		bad("file-group", "%d must be a group ID or -1", c.FileGroup)
+	}
+	if c.FileGroup >= 0 && !c.changed["file-mode"] {
+		c.FileMode = 0o640
+	}
+
+	if len(errs) > 0 {
+		return nil, errors.New(strings.Join(errs, "\n"))
+	}
+	return profiles, nil
+}
+
+// singleProfileFlags are the flags that build the one profile when
+// --profiles is not set.
+var singleProfileFlags = []string{"profile", "web-identity-role-arn", "role-arn", "external-id", "session-name", "duration", "region", "sts-endpoint", "session-tags"}
+
+// fieldFlag maps a Profile JSON field to its single-profile flag.
+var fieldFlag = map[string]string{
+	"name": "profile", "webIdentityRoleARN": "web-identity-role-arn", "roleARNs": "role-arn", "externalID": "external-id",
+	"sessionName": "session-name", "durationSeconds": "duration", "region": "region", "stsEndpoint": "sts-endpoint", "sessionTags": "session-tags",
+}
+
+func (c *Config) profiles(bad func(flag, format string, args ...any)) []profile.Profile {
+	if c.ProfilesJSON == "" {
+		return []profile.Profile{{
+			Name:               c.Profile,
+			WebIdentityRoleARN: c.WebIdentityRoleARN,
+			RoleARNs:           c.RoleARNs,
+			ExternalID:         c.ExternalID,
+			SessionName:        c.SessionName,
+			DurationSeconds:    int32(c.Duration),
+			Region:             c.Region,
+			STSEndpoint:        c.STSEndpoint,
+			SessionTags:        c.SessionTags,
+		}}
+	}
+	for _, f := range singleProfileFlags {
+		if c.changed[f] {
+			bad(f, "cannot be combined with --profiles; set it in the profile instead")
+		}
+	}
+	ps, err := profile.Decode(c.ProfilesJSON)
+	if err != nil {
+		bad("profiles", "%v", err)
+		return nil
+	}
+	if len(ps) == 0 {
+		bad("profiles", "must list at least one profile")
+	}
+	return ps
+}
+
+// fieldRef names a profile field in messages: the single-profile flag, or
+// --profiles[i].field.
+func (c *Config) fieldRef(i int, field string) string {
+	if c.ProfilesJSON == "" {
+		return c.flagRef(fieldFlag[field])
+	}
+	return fmt.Sprintf("%s[%d].%s", c.flagRef("profiles"), i, field)
+}
+
+// validateProfile checks p and writes it, with defaults, to out.
+func (c *Config) validateProfile(i int, out *profile.Profile, p profile.Profile, errs *[]string) {
+	bad := func(field, format string, args ...any) {
+		*errs = append(*errs, c.fieldRef(i, field)+": "+fmt.Sprintf(format, args...))
+	}
+	if p.Name == "" {
+		p.Name = profile.DefaultProfileName
+	}
+	if !validProfileName(p.Name) {
+		bad("name", "%q must be 1–64 characters of [A-Za-z0-9_.-], starting with a letter or digit (it names files)", p.Name)
+	}
+
+	custom := p.STSEndpoint != ""
+	if custom {
+		u, err := url.Parse(p.STSEndpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("stsEndpoint", "%q must be an http or https URL", p.STSEndpoint)
+		}
+	}
+
+	// The roles, in the order they are assumed.
+	var roles []string
+	switch c.Source {
+	case SourceWebIdentity:
+		if p.WebIdentityRoleARN == "" {
+			bad("webIdentityRoleARN", "is required with --source web-identity")
+		}
+		roles = p.Chain()
+	case SourceDefaultChain, SourceStatic:
+		if p.WebIdentityRoleARN != "" {
+			bad("webIdentityRoleARN", "is only used with --source web-identity; list the first role in %s", c.fieldRef(i, "roleARNs"))
+		}
+		if len(p.RoleARNs) == 0 {
+			bad("roleARNs", "needs at least one role with --source %s", c.Source)
+		}
+		roles = p.RoleARNs
+	default: // --source is reported; check the ARNs only
+		roles = p.Chain()
+	}
+	partition := ""
+	for j, arn := range roles {
+		field := "roleARNs"
+		if c.Source == SourceWebIdentity && j == 0 {
+			field = "webIdentityRoleARN"
+		}
+		if arn == "" && field == "webIdentityRoleARN" {
+			continue // reported above
+		}
+		m := roleARN.FindStringSubmatch(arn)
+		if m == nil || !validRoleARN(arn) {
+			bad(field, "%q is not an IAM role ARN (arn:PARTITION:iam::ACCOUNT:role/NAME)", arn)
+			continue
+		}
+		if !custom && (!slices.Contains(knownPartitions, m[1]) || m[2] == "") {
+			bad(field, "%q must be in partition aws, aws-cn or aws-us-gov with a 12-digit account, unless an STS endpoint is set", arn)
+			continue
+		}
+		if partition == "" {
+			partition = m[1]
+		} else if m[1] != partition {
+			bad(field, "%q is in partition %s but the chain starts in %s; a chain cannot cross partitions", arn, m[1], partition)
+		}
+	}
+
+	if p.ExternalID != "" && (!externalID.MatchString(p.ExternalID) || len(p.ExternalID) < 2 || len(p.ExternalID) > 1224) {
+		bad("externalID", "must be 2–1224 characters of [\\w+=,.@:/-]")
+	}
+	if p.ExternalID != "" && c.Source == SourceWebIdentity && len(p.RoleARNs) == 0 {
+		bad("externalID", "is sent on sts:AssumeRole hops, and this chain has none")
+	}
+
+	if p.SessionName == "" {
+		p.SessionName = DefaultSessionName(c.PodNamespace, c.PodName)
+	} else if !validSessionName(p.SessionName) {
+		bad("sessionName", "%q must be 2–64 characters of [\\w+=,.@-]", p.SessionName)
+	}
+
+	if p.DurationSeconds == 0 {
+		p.DurationSeconds = profile.DefaultDurationSeconds
+	}
+	switch {
+	case p.DurationSeconds < profile.MinDurationSeconds || p.DurationSeconds > profile.MaxDurationSeconds:
+		bad("durationSeconds", "%ds must be between %ds (15m) and %ds (12h)", p.DurationSeconds, profile.MinDurationSeconds, profile.MaxDurationSeconds)
+	case len(roles) > 1 && p.DurationSeconds > profile.MaxChainedDurationSeconds:
+		bad("durationSeconds", "%ds exceeds %ds: STS caps a session reached by role chaining at 1h, and this chain has %d roles", p.DurationSeconds, profile.MaxChainedDurationSeconds, len(roles))
+	}
+
+	if p.Region == "" {
+		p.Region = chain.DefaultRegion(partition)
+		if p.Region == "" && custom {
+			p.Region = "us-east-1" // signing region for an STS-compatible service
+		}
+	} else if !regionRE.MatchString(p.Region) {
+		bad("region", "%q is not an AWS region such as eu-west-1", p.Region)
+	} else if partition != "" && !custom && chain.PartitionOfRegion(p.Region) != partition {
+		bad("region", "%s is in partition %s but the roles are in %s", p.Region, chain.PartitionOfRegion(p.Region), partition)
+	}
+
+	assumeRoleHops := len(roles)
+	if c.Source == SourceWebIdentity {
+		assumeRoleHops--
+	}
+	if p.SessionTags {
+		if assumeRoleHops < 1 {
+			bad("sessionTags", "tags go on sts:AssumeRole hops and this chain has none (AssumeRoleWithWebIdentity takes tags only from the token)")
+		}
+		for _, v := range []struct{ env, value string }{
+			{profile.EnvPodNamespace, c.PodNamespace}, {profile.EnvPodName, c.PodName}, {profile.EnvServiceAccount, c.ServiceAccount},
+		} {
+			if !validTagValue(v.value) {
+				bad("sessionTags", "needs %s to be set to a valid tag value, got %q", v.env, v.value)
+			}
+		}
+	}
+	if c.SourceIdentity != "" && assumeRoleHops < 1 {
+		*errs = append(*errs, c.flagRef("source-identity")+fmt.Sprintf(": profile %s has no sts:AssumeRole hop to set it on", p.Name))
+	}
+	*out = p
+}
+
+// DefaultSessionName derives a RoleSessionName from the pod:
+// "<namespace>.<pod>" with characters outside [\w+=,.@-] replaced by '-',
+// at most 64 characters (keeping the end of a long pod name, where
+// generated names are unique), or "rolechain" without a pod.
+func DefaultSessionName(namespace, pod string) string {
+	namespace = sessionNameBad.ReplaceAllString(namespace, "-")
+	pod = sessionNameBad.ReplaceAllString(pod, "-")
+	var s string
+	switch {
+	case namespace != "" && pod != "":
+		if len(namespace)+1+len(pod) > 64 {
+			namespace = namespace[:min(len(namespace), 20)]
+			pod = pod[max(0, len(pod)-(64-len(namespace)-1)):]
+		}
+		s = namespace + "." + pod
+	default:
+		s = namespace + pod
+	}
+	if len(s) > 64 {
+		s = s[len(s)-64:]
+	}
+	if len(s) < 2 {
+		return "rolechain"
+	}
+	return s
+}
+
+// Tags returns the session tags of a profile that asks for them.
+func (c *Config) Tags(p profile.Profile) []chain.Tag {
+	if !p.SessionTags {
+		return nil
+	}
+	return []chain.Tag{{Key: TagNamespace, Value: c.PodNamespace}, {Key: TagPod, Value: c.PodName}, {Key: TagServiceAccount, Value: c.ServiceAccount}}
+}
+
+// FilePerm returns the mode for files in the output directory.
+func (c *Config) FilePerm() os.FileMode { return os.FileMode(c.FileMode) }

@@ -1,0 +1,207 @@
+package output_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rolechain/rolechain/sidecar/chain"
+	"github.com/rolechain/rolechain/sidecar/output"
+)
+
+var creds = chain.Credentials{AccessKeyID: "ASIAKEY", SecretAccessKey: "secret/+=", SessionToken: "tok", Expiration: time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)}
+
+func TestCredentialsINIHasASectionPerProfile(t *testing.T) {
+	got := string(output.CredentialsINI([]output.Named{{Profile: "default", Credentials: creds}, {Profile: "other", Credentials: creds}}))
+	want := "[default]\naws_access_key_id = ASIAKEY\naws_secret_access_key = secret/+=\naws_session_token = tok\n\n" +
+		"[other]\naws_access_key_id = ASIAKEY\naws_secret_access_key = secret/+=\naws_session_token = tok\n"
+	if got != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestConfigINIUsesProfilePrefixExceptForDefault(t *testing.T) {
+	got := string(output.ConfigINI([]output.Named{{Profile: "default", Region: "eu-west-1"}, {Profile: "prod", Region: "cn-north-1"}, {Profile: "noregion"}}))
+	want := "[default]\nregion = eu-west-1\n\n[profile prod]\nregion = cn-north-1\n\n[profile noregion]\n"
+	if got != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestJSONFormsCarryExpirationAsTheSDKsExpect(t *testing.T) {
+	var j map[string]any
+	json.Unmarshal(output.JSON(creds), &j)
+	if j["access_key_id"] != "ASIAKEY" || j["secret_access_key"] != "secret/+=" || j["session_token"] != "tok" || j["expiration"] != float64(creds.Expiration.Unix()) {
+		t.Errorf("credentials JSON = %v", j)
+	}
+	var p map[string]any
+	json.Unmarshal(output.Process(creds), &p)
+	if p["Version"] != float64(1) || p["AccessKeyId"] != "ASIAKEY" || p["SecretAccessKey"] != "secret/+=" || p["SessionToken"] != "tok" || p["Expiration"] != "2026-11-24T08:00:00Z" {
+		t.Errorf("credential_process JSON = %v", p)
+	}
+}
+
+func TestRenderOneShotFormats(t *testing.T) {
+	env, err := output.Render(output.FormatEnv, []output.Named{{Profile: "default", Region: "eu-west-1", Credentials: creds}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"export AWS_ACCESS_KEY_ID=ASIAKEY\n", "export AWS_SECRET_ACCESS_KEY=secret/+=\n", "export AWS_SESSION_TOKEN=tok\n", "export AWS_CREDENTIAL_EXPIRATION=2026-11-24T08:00:00Z\n", "export AWS_REGION=eu-west-1\n"} {
+		if !strings.Contains(string(env), line) {
+			t.Errorf("env output lacks %q:\n%s", line, env)
+		}
+	}
+	two := []output.Named{{Profile: "a", Credentials: creds}, {Profile: "b", Credentials: creds}}
+	if _, err := output.Render(output.FormatJSON, two); err == nil || !strings.Contains(err.Error(), "--format json") {
+		t.Errorf("json with two profiles: err = %v, want one naming --format", err)
+	}
+	if ini, err := output.Render(output.FormatINI, two); err != nil || !bytes.Contains(ini, []byte("[b]")) {
+		t.Errorf("ini with two profiles: %v %s", err, ini)
+	}
+}
+
+func TestWriteFileAtomicSetsModeDespiteUmaskAndLeavesNoTempFile(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "credentials")
+	if err := output.WriteFileAtomic(p, []byte("x"), 0o640, os.Getgid()); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode = %v, want 0640", fi.Mode().Perm())
+	}
+	if gid := fi.Sys().(*syscall.Stat_t).Gid; int(gid) != os.Getgid() {
+		t.Errorf("gid = %d, want %d", gid, os.Getgid())
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("directory holds %d entries, want only the file", len(entries))
+	}
+}
+
+func TestWriteFileAtomicFailureLeavesTheOldFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "credentials")
+	os.WriteFile(p, []byte("old"), 0o644)
+	// rename(2) cannot replace a non-empty directory: the last step fails.
+	target := filepath.Join(dir, "isdir")
+	os.MkdirAll(filepath.Join(target, "child"), 0o755)
+	if err := output.WriteFileAtomic(target, []byte("new"), 0o644, -1); err == nil {
+		t.Fatal("renaming a file over a non-empty directory succeeded")
+	}
+	if b, _ := os.ReadFile(p); string(b) != "old" {
+		t.Errorf("unrelated file changed: %q", b)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+}
+
+// Readers racing a writer see one whole version or the other, never a mix
+// or a truncated file.
+func TestConcurrentReadersNeverSeeAPartialFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "credentials")
+	a := bytes.Repeat([]byte("a"), 256<<10)
+	b := bytes.Repeat([]byte("b"), 256<<10)
+	if err := output.WriteFileAtomic(p, a, 0o644, -1); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 50; i++ {
+			data := a
+			if i%2 == 0 {
+				data = b
+			}
+			if err := output.WriteFileAtomic(p, data, 0o644, -1); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+		close(done)
+	}()
+	reads := 0
+	for {
+		select {
+		case <-done:
+			wg.Wait()
+			if reads == 0 {
+				t.Fatal("no reads raced the writer")
+			}
+			return
+		default:
+		}
+		got, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, a) && !bytes.Equal(got, b) {
+			t.Fatalf("read %d bytes that are neither version", len(got))
+		}
+		reads++
+	}
+}
+
+func TestDirPublishesAndWithdrawsProfiles(t *testing.T) {
+	dir := t.TempDir()
+	d := output.NewDir(dir, 0o644, -1, []output.Named{{Profile: "default", Region: "eu-west-1"}, {Profile: "other"}})
+	if err := d.WriteConfig(); err != nil {
+		t.Fatal(err)
+	}
+	now := creds.Expiration.Add(-time.Hour)
+	if err := output.Check(dir, []string{"default"}, now); err == nil {
+		t.Fatal("probe passed before any credentials were written")
+	}
+	if err := d.Publish("default", creds); err != nil {
+		t.Fatal(err)
+	}
+	if err := output.Check(dir, []string{"default"}, now); err != nil {
+		t.Fatalf("probe after publish: %v", err)
+	}
+	err := output.Check(dir, []string{"default", "other"}, now)
+	if err == nil || !strings.Contains(err.Error(), "profile other") || strings.Contains(err.Error(), "profile default") {
+		t.Fatalf("probe with one profile missing: %v, want an error naming only that profile", err)
+	}
+	if err := output.Check(dir, []string{"default"}, creds.Expiration); err == nil {
+		t.Fatal("probe passed at the expiration time")
+	}
+	ini, _ := os.ReadFile(filepath.Join(dir, "credentials"))
+	if !strings.Contains(string(ini), "[default]") || strings.Contains(string(ini), "[other]") {
+		t.Fatalf("credentials file:\n%s", ini)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "default.process.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Withdraw("default"); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"default.json", "default.process.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); !os.IsNotExist(err) {
+			t.Errorf("%s still exists after withdraw", f)
+		}
+	}
+	if ini, _ := os.ReadFile(filepath.Join(dir, "credentials")); len(ini) != 0 {
+		t.Errorf("credentials after withdraw:\n%s", ini)
+	}
+	if cfg, _ := os.ReadFile(filepath.Join(dir, "config")); !strings.Contains(string(cfg), "[profile other]") {
+		t.Errorf("config:\n%s", cfg)
+	}
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# make e2e: the e2e suite (this directory) on the local cluster of real
+# components with radosgw as STS. Tears everything down afterwards unless
+# KEEP=1. E2E_FLAGS adds go test flags (e.g. "-run Refresh").
+set -Eeuo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+finish() {
+  rc=$?
+  if [ -z "${KEEP:-}" ]; then bash "$ROOT/test/stack.sh" down >/dev/null 2>&1 || true; fi
+  exit $rc
+}
+trap finish EXIT
+bash "$ROOT/test/stack.sh" up
+set -a; . "$ROOT/.cache/stack.env"; set +a
+cd "$ROOT/test/e2e"
+# shellcheck disable=SC2086
+go test -count=1 -v -timeout 30m ./... ${E2E_FLAGS:-}

@@ -1,0 +1,3 @@
+module github.com/rolechain/rolechain/test/images
+
+go 1.26.0

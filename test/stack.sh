@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The whole product on this machine: the local cluster (test/cluster), the STS
+# peer (test/sts), the images (built without Docker) and the Helm chart.
+# `make e2e` and `make demo` both stand on it.
+#
+# Usage: stack.sh up | down
+#   up    cluster-up, sts-up (trusting the ServiceAccount "app" of every
+#         namespace in test/e2e/namespaces.txt and of rolechain-demo), images,
+#         helm upgrade --install; writes .cache/stack.env (KUBECONFIG, STS_ENV)
+#   down  sts-down, cluster-down
+set -Eeuo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+step() { printf '\n==> %s\n' "$*"; }
+
+case "${1:-}" in
+down)
+  bash test/sts/down.sh || true
+  bash test/cluster/down.sh
+  exit 0 ;;
+up) ;;
+*) echo "usage: $0 up|down" >&2; exit 2 ;;
+esac
+
+start=$(date +%s)
+step "Kubernetes binaries (test/tools/build.sh)"
+bash test/tools/build.sh
+step "cluster-up"
+bash test/cluster/up.sh
+set -a; . .cache/cluster/cluster.env; set +a
+
+step "sts-up"
+subjects=$(sed 's/$/:app/' test/e2e/namespaces.txt | tr '\n' ' ')
+STS_SUBJECTS="$subjects rolechain-demo:app" bash test/sts/up.sh
+STS_ENV=$ROOT/.cache/sts/sts.env
+
+step "images (crane, no Docker)"
+make --no-print-directory images
+for t in webhook sidecar e2e-app toolbox; do
+  bash test/images/import.sh ".cache/images/$t.tar"
+done
+
+step "helm upgrade --install rolechain"
+make --no-print-directory bin/helm
+REGION=$(. "$STS_ENV" && echo "$REGION")
+bin/helm upgrade --install rolechain charts/rolechain --namespace rolechain-system --create-namespace \
+  --set image.repository=localhost/rolechain/webhook --set image.tag=dev --set image.pullPolicy=Never \
+  --set sidecar.image.repository=localhost/rolechain/sidecar --set sidecar.image.tag=dev \
+  --set sidecar.image.pullPolicy=Never --set sidecar.defaultRegion="$REGION" \
+  --wait --timeout 5m
+
+# The API server calls the webhook through its ClusterIP; kube-proxy may not
+# have programmed it yet although the pods are Ready (NOTES.md).
+step "webhook Service reachable"
+ip=$("$KUBECTL" -n rolechain-system get svc rolechain -o jsonpath='{.spec.clusterIP}')
+for _ in $(seq 60); do
+  if curl -sk -o /dev/null "https://$ip:443/"; then break; fi
+  sleep 1
+done
+
+printf 'KUBECONFIG=%s\nSTS_ENV=%s\nKUBECTL=%s\n' "$KUBECONFIG" "$STS_ENV" "$KUBECTL" > .cache/stack.env
+step "stack up in $(( $(date +%s) - start ))s (.cache/stack.env)"

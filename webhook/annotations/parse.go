@@ -266,9 +266,7 @@ func (p *parser) profile(name, suffix string, g, inherit map[string]string) prof
 		if roleARNPattern.MatchString(v) {
 			chain = append(chain, hop{v, IRSARoleARN})
 		} else {
-			p.errs = append(p.errs, field.Invalid(
-				field.NewPath("serviceaccounts").Key(p.sa.Name).Child("metadata", "annotations").Key(IRSARoleARN),
-				v, roleARNForm+"; or set "+key(WebIdentityRoleARN)+" on the pod"))
+			p.errs = append(p.errs, field.Invalid(p.saPath(), v, roleARNForm+"; or set "+key(WebIdentityRoleARN)+" on the pod"))
 		}
 	}
 	if v, k, ok := get(ViaRoleARNs, false); ok {
@@ -303,7 +301,12 @@ func (p *parser) profile(name, suffix string, g, inherit map[string]string) prof
 		part := partition(chain[len(chain)-1].arn)
 		for _, h := range chain {
 			if pp := partition(h.arn); pp != part {
-				p.invalid(h.key, h.arn, fmt.Sprintf("is in partition %q but the target is in %q: STS cannot chain roles across partitions", pp, part))
+				detail := fmt.Sprintf("is in partition %q but the target is in %q: STS cannot chain roles across partitions", pp, part)
+				if h.key == IRSARoleARN {
+					p.errs = append(p.errs, field.Invalid(p.saPath(), h.arn, detail+"; or set "+key(WebIdentityRoleARN)+" on the pod"))
+				} else {
+					p.invalid(h.key, h.arn, detail)
+				}
 			}
 		}
 		pr.WebIdentityRoleARN = chain[0].arn
@@ -367,6 +370,11 @@ func (p *parser) profile(name, suffix string, g, inherit map[string]string) prof
 		pr.SessionTags = p.boolean(k, v)
 	}
 	return pr
+}
+
+// saPath roots an error at the ServiceAccount's IRSA annotation.
+func (p *parser) saPath() *field.Path {
+	return field.NewPath("serviceaccounts").Key(p.sa.Name).Child("metadata", "annotations").Key(IRSARoleARN)
 }
 
 func (p *parser) roleARN(key, v string) bool {

@@ -448,3 +448,10 @@ func TestRequested(t *testing.T) {
 		t.Error("an empty role-arn is an opt-in (and then an invalid value), not a silent skip")
 	}
 }
+
+func TestIRSARoleInAnotherPartitionIsReportedOnTheServiceAccount(t *testing.T) {
+	_, errs, _ := Parse(pod(map[string]string{RoleARN: target}), serviceAccount("arn:aws-cn:iam::111111111111:role/irsa"), defaults)
+	if len(errs) != 1 || errs[0].Field != "serviceaccounts[sa].metadata.annotations[eks.amazonaws.com/role-arn]" || !strings.Contains(errs[0].Detail, "partition") {
+		t.Fatalf("got %v", errs)
+	}
+}

@@ -50,9 +50,13 @@ const (
 
 // Defaults for Manager's zero fields.
 const (
-	DefaultValidity      = 365 * 24 * time.Hour
-	DefaultRenewBefore   = 90 * 24 * time.Hour
-	DefaultCheckInterval = time.Hour
+	DefaultValidity    = 365 * 24 * time.Hour
+	DefaultRenewBefore = 90 * 24 * time.Hour
+	// DefaultCheckInterval is short because the caBundle can be reset by
+	// someone else (a Helm upgrade re-applying the configuration without
+	// it), and until it is patched again every opted-in pod is rejected.
+	// A check is two GETs.
+	DefaultCheckInterval = time.Minute
 )
 
 // Manager keeps the serving certificate of one replica current. Its zero

@@ -238,3 +238,25 @@ func TestReplicasConvergeOnOneCertificate(t *testing.T) {
 		}
 	}
 }
+
+func TestCABundleResetByAnUpgradeIsRestored(t *testing.T) {
+	c := newClient(t)
+	m := newManager(t, c, &clock{now: start}, nil)
+	if err := m.Ensure(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &admissionregistrationv1.MutatingWebhookConfiguration{}
+	if err := c.Get(context.Background(), types.NamespacedName{Name: "rolechain-webhook"}, cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Webhooks[1].ClientConfig.CABundle = nil
+	if err := c.Update(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Ensure(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := caBundles(t, c)[1]; !bytes.Equal(got, secret(t, c).Data[CAKey]) {
+		t.Fatal("caBundle not restored")
+	}
+}

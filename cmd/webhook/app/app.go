@@ -35,15 +35,14 @@ func NewCommand(run func(context.Context, *options.Options) error) *cobra.Comman
 	o := options.New()
 	zapOpts := zap.Options{}
 	cmd := &cobra.Command{
-		Use:           "rolechain-webhook",
-		Short:         "Mutating admission webhook that injects the rolechain sidecar into annotated pods",
-		Version:       version.Version,
-		Args:          cobra.NoArgs,
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		Use:          "rolechain-webhook",
+		Short:        "Mutating admission webhook that injects the rolechain sidecar into annotated pods",
+		Version:      version.Version,
+		Args:         cobra.NoArgs,
+		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// cobra prints a returned error (one line per bad flag) to stderr.
 			if err := o.Validate(); err != nil {
-				fmt.Fprintln(cmd.ErrOrStderr(), err)
 				return err
 			}
 			ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))

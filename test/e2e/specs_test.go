@@ -220,6 +220,9 @@ func TestJobCompletesAndInitContainersAfterTheSidecarGetCredentials(t *testing.T
 func TestInvalidAnnotationIsDeniedWithAMessageNamingIt(t *testing.T) {
 	t.Parallel()
 	ns := cluster.Namespace(t, "e2e-invalid", nil)
+	// The pod names ServiceAccount "app"; without it the API server's own
+	// ServiceAccount admission would refuse the pod before any webhook runs.
+	cluster.ServiceAccount(t, ns, "app", nil)
 	b := annotatedPod(ns, "invalid").annotate("rolechain.dev/role-arn", "arn:aws:iam::12345:role/short-account",
 		"rolechain.dev/session-duration", "2h").toolbox()
 	_, err := cluster.Client.CoreV1().Pods(ns).Create(context.Background(), b.pod, metav1.CreateOptions{})
@@ -243,6 +246,7 @@ func TestPodWithoutTheAnnotationIsUntouchedAndTheWebhookIsNotCalled(t *testing.T
 	// Not parallel: it counts the webhook's admissions, which other specs
 	// would move.
 	ns := cluster.Namespace(t, "e2e-plain", nil)
+	cluster.ServiceAccount(t, ns, "app", nil)
 	before := webhookAdmissions(t)
 	b := annotatedPod(ns, "plain").toolbox()
 	b.pod.Annotations = map[string]string{"example.com/unrelated": "yes"}
@@ -295,6 +299,7 @@ func TestEachProfileReachesItsOwnRole(t *testing.T) {
 func TestLosingAWebhookReplicaDuringABurstLosesNoAdmission(t *testing.T) {
 	// Not parallel: it deletes a webhook replica.
 	ns := cluster.Namespace(t, "e2e-burst", nil)
+	cluster.ServiceAccount(t, ns, "app", nil)
 	ctx := context.Background()
 	replicas, err := cluster.Client.CoreV1().Pods(framework.WebhookNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=rolechain"})
 	if err != nil || len(replicas.Items) < 2 {

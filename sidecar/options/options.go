@@ -52,6 +52,11 @@ type Config struct {
 	Format string
 	Output string
 
+	// ExitWhenReady runs the refresh loops only until every profile's
+	// credentials are in OutputDir once: the one-shot init container that
+	// precedes the regular sidecar on clusters without native sidecars.
+	ExitWhenReady bool
+
 	// RefreshInterval is the longest time between two successful refreshes
 	// of a profile (0: only the lifetime-based schedule).
 	RefreshInterval time.Duration
@@ -108,6 +113,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.Once, "once", false, "retrieve credentials once, print them in --format and exit (CI); writes nothing to --output-dir")
 	fs.StringVar(&c.Format, "format", "", "with --once: ini (every profile), json, env (export lines) or process (credential_process); default ini")
 	fs.StringVar(&c.Output, "output", "", "with --once: write to this file (mode 0600, atomically) instead of stdout")
+	fs.BoolVar(&c.ExitWhenReady, "exit-when-ready", false, "run as without --once (same files in --output-dir, retries, logs, metrics) but exit 0 as soon as every profile's credentials have been written once; for an init container ahead of the regular sidecar (the webhook's --native-sidecars=false mode); not with --once")
 
 	fs.DurationVar(&c.RefreshInterval, "refresh-interval", 0, "longest time between two successful refreshes of every profile, a Go duration such as 30s (0: off, else 10s–12h): each refresh is scheduled at the earlier of the lifetime-based point (about half the session, never later than 5 min before expiry) and this interval less up to 10% jitter; rotates credentials on disk more often than half the session duration")
 	fs.IntVar(&c.CredentialsEndpointPort, "credentials-endpoint-port", 0, fmt.Sprintf("serve the container-credentials endpoint on 127.0.0.1:PORT at /v1/credentials/<profile>, authorized by the token in <output-dir>/endpoint-token (0: off; the webhook uses %d)", profile.DefaultCredentialsEndpointPort))

@@ -68,6 +68,25 @@ func TestProfilesFromEnvironment(t *testing.T) {
 	}
 }
 
+func TestExitWhenReadyIsAValidDaemonOption(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+	}{
+		{"flag", []string{"--web-identity-role-arn", web, "--exit-when-ready"}, nil},
+		{"env", []string{"--web-identity-role-arn", web}, map[string]string{"ROLECHAIN_EXIT_WHEN_READY": "true"}},
+	} {
+		c, _, err := parse(t, tc.args, tc.env)
+		if err != nil || !c.ExitWhenReady || c.Once {
+			t.Errorf("%s: ExitWhenReady %v Once %v err %v", tc.name, c.ExitWhenReady, c.Once, err)
+		}
+	}
+	if c, _, err := parse(t, []string{"--web-identity-role-arn", web}, map[string]string{"ROLECHAIN_EXIT_WHEN_READY": "false"}); err != nil || c.ExitWhenReady {
+		t.Errorf("ROLECHAIN_EXIT_WHEN_READY=false: ExitWhenReady %v err %v", c.ExitWhenReady, err)
+	}
+}
+
 func TestCommandLineWinsOverEnvironment(t *testing.T) {
 	c, _, err := parse(t, []string{"--web-identity-role-arn", web, "--output-dir", "/flag"}, map[string]string{"ROLECHAIN_OUTPUT_DIR": "/env"})
 	if err != nil || c.OutputDir != "/flag" {
@@ -117,6 +136,10 @@ func TestInvalidValuesNameTheirFlag(t *testing.T) {
 		{"refresh interval from env", base, map[string]string{"ROLECHAIN_REFRESH_INTERVAL": "1s"}, "--refresh-interval (from ROLECHAIN_REFRESH_INTERVAL): 1s must be 0 (off) or between 10s and 12h0m0s"},
 		{"unparsable refresh interval from env", base, map[string]string{"ROLECHAIN_REFRESH_INTERVAL": "30"}, "--refresh-interval (from ROLECHAIN_REFRESH_INTERVAL): "},
 		{"refresh interval with once", append(base, "--once", "--refresh-interval", "1m"), nil, "--refresh-interval: has no effect with --once"},
+		{"exit when ready with once", append(base, "--once", "--exit-when-ready"), nil, "--exit-when-ready: cannot be combined with --once"},
+		{"exit when ready from env with once from env", base, map[string]string{"ROLECHAIN_EXIT_WHEN_READY": "true", "ROLECHAIN_ONCE": "true"},
+			"--exit-when-ready (from ROLECHAIN_EXIT_WHEN_READY): cannot be combined with --once (from ROLECHAIN_ONCE)"},
+		{"unparsable exit when ready from env", base, map[string]string{"ROLECHAIN_EXIT_WHEN_READY": "soon"}, `--exit-when-ready (from ROLECHAIN_EXIT_WHEN_READY): `},
 		{"file mode", append(base, "--file-mode", "999"), nil, `"999" is not an octal mode`},
 		{"profiles with single-profile flags", []string{"--profiles", `[{"name":"a","webIdentityRoleARN":"` + web + `"}]`, "--region", "eu-west-1"}, nil, "--region: cannot be combined with --profiles"},
 		{"profiles JSON field", []string{"--profiles", `[{"name":"a","webIdentityRoleARN":"` + web + `","durationSeconds":60}]`}, nil, "--profiles[0].durationSeconds: 60s must be between"},

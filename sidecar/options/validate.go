@@ -103,6 +103,11 @@ func (c *Config) Validate() ([]profile.Profile, error) {
 		if c.RefreshInterval != 0 {
 			bad("refresh-interval", "has no effect with --once")
 		}
+		if c.ExitWhenReady {
+			// --once writes nothing to --output-dir, so there is nothing
+			// to become ready.
+			bad("exit-when-ready", "cannot be combined with %s: --once prints credentials and writes nothing to --output-dir", c.flagRef("once"))
+		}
 	} else {
 		if c.Format != "" {
 			bad("format", "is only used with --once")

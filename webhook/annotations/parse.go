@@ -334,9 +334,13 @@ func (p *parser) profile(name, suffix string, g, inherit map[string]string) prof
 		if !externalIDRE.MatchString(v) || len(v) < 2 || len(v) > 1224 {
 			p.invalid(k, v, "must be 2-1224 characters of [A-Za-z0-9_+=,.@:/-]")
 		} else {
-			pr.ExternalID = v
 			if hops == 1 {
-				p.warn("%s: profile %q has a single web-identity hop, which takes no external ID; it is only sent on sts:AssumeRole hops", k, name)
+				// Admitted with a warning, but not passed on: the sidecar
+				// rejects an external ID on a chain without sts:AssumeRole
+				// hops, and would never start.
+				p.warn("%s: profile %q has a single web-identity hop, which takes no external ID; it is only sent on sts:AssumeRole hops, so it is ignored", k, name)
+			} else {
+				pr.ExternalID = v
 			}
 		}
 	}

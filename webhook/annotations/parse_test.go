@@ -431,6 +431,18 @@ func TestWarnings(t *testing.T) {
 	}
 }
 
+// The sidecar rejects an external ID on a chain without sts:AssumeRole
+// hops; the webhook warns and leaves it out, so the pod still starts.
+func TestExternalIDOnASingleWebIdentityHopIsNotPassedOn(t *testing.T) {
+	cfg, errs, warnings := Parse(pod(map[string]string{RoleARN: target, ExternalID: "abc"}), nil, defaults)
+	if len(errs) > 0 || len(warnings) != 1 || !strings.Contains(warnings[0], "ignored") {
+		t.Fatalf("errs=%v warnings=%q", errs, warnings)
+	}
+	if got := cfg.Main().ExternalID; got != "" {
+		t.Fatalf("ExternalID %q passed to the sidecar", got)
+	}
+}
+
 func TestHostNetworkEndpointModeWarns(t *testing.T) {
 	p := pod(map[string]string{RoleARN: target, CredentialsEndpoint: "true"})
 	p.Spec.HostNetwork = true

@@ -33,6 +33,9 @@ const (
 	TokenVolume = "rolechain-token"
 	// SidecarCommand is the sidecar binary's path in its image.
 	SidecarCommand = "/rolechain-sidecar"
+	// InitArg makes the fallback init container exit once every profile's
+	// credentials are written to the credentials volume.
+	InitArg = "--exit-when-ready"
 	// SidecarUID runs the sidecar as a non-root user (the distroless
 	// "nonroot" user), as Pod Security "restricted" requires.
 	SidecarUID = 65532
@@ -69,8 +72,8 @@ type Injector struct {
 	PullPolicy corev1.PullPolicy
 	// NativeSidecars injects the sidecar as an init container with
 	// restartPolicy: Always (Kubernetes ≥ 1.29). When false, a one-shot
-	// init container writes the first credentials and a regular container
-	// keeps them fresh.
+	// init container (the sidecar with --exit-when-ready) writes the first
+	// credentials and a regular container keeps them fresh.
 	NativeSidecars bool
 }
 
@@ -137,10 +140,13 @@ func (in Injector) Mutate(pod *corev1.Pod, cfg annotations.Config) (*corev1.Pod,
 			// Fallback: a one-shot init container writes the first
 			// credentials, then the regular sidecar keeps them fresh. It is
 			// appended so that the app stays the pod's first (default)
-			// container for kubectl logs/exec.
+			// container for kubectl logs/exec. The init container runs the
+			// daemon path until every profile's files are in the volume
+			// (--once would only print them), retrying as the sidecar does,
+			// and fails rather than exit 0 without them.
 			initc := *sidecar.DeepCopy()
 			initc.Name = InitName
-			initc.Args = []string{"--once"}
+			initc.Args = []string{InitArg}
 			initc.StartupProbe, initc.ReadinessProbe = nil, nil
 			spec.InitContainers = slices.Insert(spec.InitContainers, 0, initc)
 			spec.Containers = append(spec.Containers, sidecar)

@@ -60,6 +60,12 @@ lifetime (never later than 5 minutes before expiry), or at least every
 credentials stay until they expire; then they are removed, so files are
 always valid or absent.
 
+With --exit-when-ready it does the same (retrying failures with backoff) but
+exits 0 as soon as every profile's files are written once: the one-shot init
+container the webhook adds ahead of the regular sidecar when the cluster has
+no native sidecars (--native-sidecars=false). --once instead prints the
+credentials (or writes --output) and writes nothing to --output-dir.
+
 Files in --output-dir (written atomically):
   credentials             shared credentials INI, a section per profile
   config                  config INI: [default] / [profile NAME] with region
@@ -72,7 +78,8 @@ Every flag can also be set with ROLECHAIN_<FLAG_IN_UPPER_SNAKE_CASE>
 namespace, name and service account come from ROLECHAIN_POD_NAMESPACE,
 ROLECHAIN_POD_NAME and ROLECHAIN_SERVICE_ACCOUNT.
 
-Exit codes: 0 ok (also on SIGTERM), 1 failure, 2 bad flag or configuration.`
+Exit codes: 0 ok (also on SIGTERM, except with --exit-when-ready before
+every profile is written), 1 failure, 2 bad flag or configuration.`
 
 // NewCommand builds the command tree. run is the default action (the
 // refresh loops, or --once); tests pass their own to check configuration

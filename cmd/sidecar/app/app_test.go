@@ -83,7 +83,7 @@ func TestHelpDocumentsEveryContractFlag(t *testing.T) {
 		t.Fatalf("exit %d", r.code)
 	}
 	for _, f := range []string{"--token-file", "--web-identity-role-arn", "--role-arn", "--external-id", "--session-name", "--duration", "--region",
-		"--sts-endpoint", "--output-dir", "--profile", "--once", "--format", "--credentials-endpoint-port", "--metrics-port", "--source", "--profiles", "--refresh-interval",
+		"--sts-endpoint", "--output-dir", "--profile", "--once", "--format", "--credentials-endpoint-port", "--metrics-port", "--source", "--profiles", "--refresh-interval", "--exit-when-ready", "native-sidecars=false",
 		"<profile>.json", "<profile>.process.json", "endpoint-token", "ROLECHAIN_", "probe", "10s–12h"} {
 		if !strings.Contains(r.stdout, f) {
 			t.Errorf("--help does not mention %s", f)
@@ -333,5 +333,151 @@ func TestOnceWithTheSDKDefaultChain(t *testing.T) {
 	}
 	if c := srv.Calls(); len(c) != 1 || c[0].SignedBy != "AKIAENV" || c[0].Issued == nil {
 		t.Fatalf("calls %+v", c)
+	}
+}
+
+// runGuarded runs the sidecar and returns its result; the deadline is a
+// hang guard (the process failed to exit), not a timing assertion.
+func runGuarded(t *testing.T, ctx context.Context, args []string, vars map[string]string, logs io.Writer) result {
+	t.Helper()
+	done := make(chan result, 1)
+	go func() { done <- execute(ctx, args, vars, logs) }()
+	select {
+	case r := <-done:
+		return r
+	case <-time.After(30 * time.Second):
+		t.Fatal("the sidecar did not exit")
+		return result{}
+	}
+}
+
+// --exit-when-ready, as the webhook's fallback init container runs it: the
+// normal daemon path, whose first STS attempt for one profile fails and is
+// retried, and which exits 0 only when every profile's files are written
+// and valid: the app containers that start next find credentials.
+func TestExitWhenReadyExitsOnceEveryProfileIsWritten(t *testing.T) {
+	srv := ststest.New(t)
+	var mu sync.Mutex
+	failed := false
+	srv.FailWhen(func(c ststest.Call) *ststest.Fault {
+		mu.Lock()
+		defer mu.Unlock()
+		if c.RoleArn != webRole || failed {
+			return nil
+		}
+		failed = true
+		return &ststest.Fault{Code: ststest.CodeAccessDenied}
+	})
+	profiles, _ := profile.Encode([]profile.Profile{
+		{Name: "default", WebIdentityRoleARN: webRole, RoleARNs: []string{targetRole}, Region: "eu-west-1", STSEndpoint: srv.URL},
+		{Name: "other", WebIdentityRoleARN: otherRole, STSEndpoint: srv.URL},
+	})
+	dir := filepath.Join(t.TempDir(), "out")
+	vars := map[string]string{profile.EnvProfiles: profiles, profile.EnvOutputDir: dir, profile.EnvTokenFile: tokenFile(t)}
+	logs := &syncBuffer{}
+
+	r := runGuarded(t, context.Background(), []string{"--exit-when-ready"}, vars, logs)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s\nlogs:\n%s", r.code, r.stderr, logs)
+	}
+
+	// The failed attempt happened, and was retried before the exit.
+	calls := srv.CallsOf(ststest.ActionAssumeRoleWithWebIdentity)
+	var webAttempts, webIssued int
+	for _, c := range calls {
+		if c.RoleArn == webRole {
+			webAttempts++
+			if c.Issued != nil {
+				webIssued++
+			}
+		}
+	}
+	if webAttempts != 2 || webIssued != 1 {
+		t.Fatalf("AssumeRoleWithWebIdentity of %s: %d attempts, %d succeeded; want 2 and 1", webRole, webAttempts, webIssued)
+	}
+
+	// Every profile's files are there, valid, and hold the last hop's keys.
+	if err := output.Check(dir, []string{"default", "other"}, time.Now()); err != nil {
+		t.Fatalf("after exit 0 the probe fails: %v", err)
+	}
+	target, other := lastIssuedFor(srv, targetRole), lastIssuedFor(srv, otherRole)
+	ini, _ := os.ReadFile(filepath.Join(dir, "credentials"))
+	if !strings.Contains(string(ini), "[default]\naws_access_key_id = "+target.AccessKeyID) || !strings.Contains(string(ini), "[other]\naws_access_key_id = "+other.AccessKeyID) {
+		t.Fatalf("credentials:\n%s", ini)
+	}
+	var js output.CredentialsJSON
+	b, _ := os.ReadFile(filepath.Join(dir, "default.json"))
+	if err := json.Unmarshal(b, &js); err != nil || js.AccessKeyID != target.AccessKeyID || js.SessionToken != target.SessionToken {
+		t.Fatalf("default.json: %s (%v)", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "default.process.json")); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, _ := os.ReadFile(filepath.Join(dir, "config")); string(cfg) != "[default]\nregion = eu-west-1\n\n[profile other]\nregion = us-east-1\n" {
+		t.Fatalf("config:\n%s", cfg)
+	}
+
+	// The daemon's logs: the failure, both refreshes, then the exit.
+	logText := logs.String()
+	for _, want := range []string{`"msg":"refresh failed"`, `"reason":"access_denied"`, `"msg":"every profile's credentials are written; exiting (--exit-when-ready)"`} {
+		if !strings.Contains(logText, want) {
+			t.Errorf("logs lack %s:\n%s", want, logText)
+		}
+	}
+	if n := strings.Count(logText, `"msg":"credentials refreshed"`); n != 2 {
+		t.Errorf("%d \"credentials refreshed\" lines, want 2 (one per profile):\n%s", n, logText)
+	}
+	for _, c := range srv.Issued() {
+		for _, s := range []string{c.AccessKeyID, c.SecretAccessKey, c.SessionToken, jwt} {
+			if strings.Contains(logText, s) {
+				t.Errorf("logs contain secret %q", s)
+			}
+		}
+	}
+}
+
+// Stopped (SIGTERM) before every profile is written, --exit-when-ready
+// fails: an init container that exited 0 would let the app start without
+// credentials. The profile that did succeed does not make it ready.
+func TestExitWhenReadyStoppedBeforeReadyFails(t *testing.T) {
+	srv := ststest.New(t)
+	srv.FailWhen(func(c ststest.Call) *ststest.Fault {
+		if c.RoleArn == webRole {
+			return &ststest.Fault{Code: ststest.CodeAccessDenied}
+		}
+		return nil
+	})
+	profiles, _ := profile.Encode([]profile.Profile{
+		{Name: "default", WebIdentityRoleARN: webRole, STSEndpoint: srv.URL},
+		{Name: "other", WebIdentityRoleARN: otherRole, STSEndpoint: srv.URL},
+	})
+	dir := t.TempDir()
+	vars := map[string]string{profile.EnvProfiles: profiles, profile.EnvOutputDir: dir, profile.EnvTokenFile: tokenFile(t), "ROLECHAIN_EXIT_WHEN_READY": "true"}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan result, 1)
+	go func() { done <- execute(ctx, nil, vars, io.Discard) }()
+	waitFor(t, func() bool {
+		_, errOther := os.Stat(filepath.Join(dir, "other.json"))
+		return errOther == nil && len(srv.CallsOf(ststest.ActionAssumeRoleWithWebIdentity)) >= 2
+	})
+	cancel()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the sidecar did not exit")
+	}
+	if r.code != app.ExitFailure || !strings.Contains(r.stderr, "--exit-when-ready: stopped before every profile's credentials were written") {
+		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "default.json")); err == nil {
+		t.Fatal("default.json exists although every attempt failed")
+	}
+}
+
+func TestExitWhenReadyWithOnceIsAUsageError(t *testing.T) {
+	r := execute(context.Background(), []string{"--once", "--exit-when-ready", "--web-identity-role-arn", webRole}, nil, io.Discard)
+	if r.code != app.ExitUsage || !strings.Contains(r.stderr, "--exit-when-ready: cannot be combined with --once") {
+		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
 	}
 }

@@ -32,7 +32,8 @@ import (
 const shutdownGrace = 500 * time.Millisecond
 
 // Run is the default RunFunc: --once retrieves and prints; otherwise one
-// refresh loop per profile runs until ctx is done, and Run returns nil.
+// refresh loop per profile runs until ctx is done, and Run returns nil, or,
+// with --exit-when-ready, until every profile's credentials are on disk.
 func Run(env Env) RunFunc {
 	return func(ctx context.Context, cfg *options.Config, profiles []profile.Profile, log *slog.Logger) error {
 		if cfg.Once {
@@ -137,6 +138,41 @@ func (f fanout) Withdraw(name string) error {
 	return errors.Join(errs...)
 }
 
+// readiness closes Ready once every profile has been published
+// successfully at least once; it wraps the sinks for --exit-when-ready.
+// A profile counts only when its Publish returned nil, that is when all its
+// files are written.
+type readiness struct {
+	refresh.Sink
+	Ready chan struct{}
+
+	mu      sync.Mutex
+	pending map[string]bool
+}
+
+func newReadiness(s refresh.Sink, names []string) *readiness {
+	r := &readiness{Sink: s, Ready: make(chan struct{}), pending: map[string]bool{}}
+	for _, n := range names {
+		r.pending[n] = true
+	}
+	return r
+}
+
+func (r *readiness) Publish(name string, c chain.Credentials) error {
+	if err := r.Sink.Publish(name, c); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pending[name] {
+		delete(r.pending, name)
+		if len(r.pending) == 0 {
+			close(r.Ready)
+		}
+	}
+	return nil
+}
+
 func runLoops(ctx context.Context, cfg *options.Config, profiles []profile.Profile, log *slog.Logger) error {
 	names := make([]string, len(profiles))
 	named := make([]output.Named, len(profiles))
@@ -214,6 +250,28 @@ func runLoops(ctx context.Context, cfg *options.Config, profiles []profile.Profi
 		return err
 	}
 
+	// --exit-when-ready: the loops run as usual and are stopped once every
+	// profile is on disk. Stopped before that (SIGTERM), it is a failure:
+	// an init container that exits 0 lets the app start without
+	// credentials.
+	var sink refresh.Sink = sinks
+	var ready *readiness
+	if cfg.ExitWhenReady {
+		ready = newReadiness(sinks, names)
+		sink = ready
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			select {
+			case <-ready.Ready:
+				log.Info("every profile's credentials are written; exiting (--exit-when-ready)")
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+
 	var wg sync.WaitGroup
 	var watcher *refresh.TokenWatcher
 	if cfg.Source == options.SourceWebIdentity {
@@ -223,7 +281,7 @@ func runLoops(ctx context.Context, cfg *options.Config, profiles []profile.Profi
 		}
 	}
 	for i, p := range profiles {
-		l := &refresh.Loop{Profile: p.Name, Provider: chains[i], Sink: sinks, Recorder: rec, Log: log, Interval: cfg.RefreshInterval}
+		l := &refresh.Loop{Profile: p.Name, Provider: chains[i], Sink: sink, Recorder: rec, Log: log, Interval: cfg.RefreshInterval}
 		if watcher != nil {
 			l.Rotated = watcher.Subscribe()
 		}
@@ -235,8 +293,15 @@ func runLoops(ctx context.Context, cfg *options.Config, profiles []profile.Profi
 		wg.Add(1)
 		go func() { defer wg.Done(); watcher.Run(ctx, log) }()
 	}
-	log.Info("started", "output_dir", cfg.OutputDir, "credentials_endpoint_port", cfg.CredentialsEndpointPort, "metrics_port", cfg.MetricsPort, "refresh_interval", cfg.RefreshInterval.String())
+	log.Info("started", "output_dir", cfg.OutputDir, "credentials_endpoint_port", cfg.CredentialsEndpointPort, "metrics_port", cfg.MetricsPort, "refresh_interval", cfg.RefreshInterval.String(), "exit_when_ready", cfg.ExitWhenReady)
 	wg.Wait()
 	log.Info("stopping")
+	if ready != nil {
+		select {
+		case <-ready.Ready:
+		default:
+			return errors.New("--exit-when-ready: stopped before every profile's credentials were written")
+		}
+	}
 	return nil
 }

@@ -60,7 +60,7 @@ on_error() {
     echo "--- last lines of $STEP_LOG:" >&2
     tail -n 40 "$STEP_LOG" >&2
   fi
-  if [[ -s ${LOGS:-}/ceph-cli.log ]]; then
+  if [[ ! -f $STEP_LOG && -s ${LOGS:-}/ceph-cli.log ]]; then
     echo "--- last lines of $LOGS/ceph-cli.log:" >&2
     tail -n 10 "$LOGS/ceph-cli.log" >&2
   fi
@@ -155,15 +155,27 @@ stop_pidfile() {
   rm -f "$f"
 }
 
-# wait_for DESC TIMEOUT CMD... polls CMD until it succeeds.
+# wait_for DESC TIMEOUT CMD... polls CMD until it succeeds. With WAIT_PID
+# set it gives up as soon as that daemon has died.
 wait_for() {
   local desc=$1 timeout=$2 start=$SECONDS
   shift 2
   until "$@" >/dev/null 2>&1; do
+    if [[ -n ${WAIT_PID:-} ]] && ! ours "$WAIT_PID"; then
+      echo "the daemon (pid $WAIT_PID) died while waiting for $desc" >&2
+      return 1
+    fi
     if ((SECONDS - start >= timeout)); then
       echo "timed out after ${timeout}s waiting for $desc" >&2
       return 1
     fi
     sleep 0.3
   done
+}
+
+# wait_daemon NAME DESC TIMEOUT CMD... is wait_for while daemon NAME lives.
+wait_daemon() {
+  local name=$1
+  shift
+  WAIT_PID=$(<"$RUN/$name.pid") wait_for "$@"
 }

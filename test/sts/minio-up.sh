@@ -57,7 +57,7 @@ MINIO_ROOT_USER=$ROOT_USER MINIO_ROOT_PASSWORD=$ROOT_PASSWORD \
   MINIO_BROWSER=off MINIO_UPDATE=off \
   start_daemon minio "$LOGS/minio.log" "$BIN/minio" server --quiet --anonymous \
   --address "$NODE_IP:$MINIO_PORT" --certs-dir "$MDIR/certs" "$MDIR/data"
-wait_for "minio at $MINIO_ENDPOINT" 60 curl -fs "$MINIO_ENDPOINT/minio/health/ready"
+wait_daemon minio "minio at $MINIO_ENDPOINT" 60 curl -fs "$MINIO_ENDPOINT/minio/health/ready"
 
 step "bucket $BUCKET with $OBJECT_KEY"
 STS_ADMIN_ACCESS_KEY=$ROOT_USER STS_ADMIN_SECRET_KEY=$ROOT_PASSWORD \

@@ -155,6 +155,21 @@ stop_pidfile() {
   rm -f "$f"
 }
 
+# port_free HOST:PORT fails, naming the holder, when something listens there.
+# Two harnesses on one machine (two worktrees) would otherwise share one mon
+# and one issuer and break each other silently.
+port_free() {
+  local addr=$1 line
+  line=$(ss -Hltnp "sport = :${addr##*:}" 2>/dev/null | awk -v a="$addr" '$4 == a || $4 ~ /^(0\.0\.0\.0|\*|\[::\]):/' | head -1)
+  [[ -z $line ]] && return 0
+  echo "$addr is in use: $line" >&2
+  local pid
+  pid=$(grep -o 'pid=[0-9]*' <<<"$line" | head -1 | cut -d= -f2)
+  [[ -n $pid ]] && echo "  held by pid $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" >&2
+  echo "  another sts-up (other worktree?) may be running: stop it with its sts-down, or choose other ports (STS_PORT, CEPH_MON_PORT, ISSUER_URL)" >&2
+  return 1
+}
+
 # wait_for DESC TIMEOUT CMD... polls CMD until it succeeds. With WAIT_PID
 # set it gives up as soon as that daemon has died.
 wait_for() {

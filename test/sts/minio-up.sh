@@ -42,6 +42,7 @@ step "stop an earlier minio"
 stop_pidfile "$RUN/minio.pid"
 rm -rf "$MDIR" "$STS_DIR/minio.env"
 mkdir -p "$MDIR/data" "$MDIR/certs/CAs" "$RUN" "$LOGS"
+port_free "$NODE_IP:$MINIO_PORT"
 
 step "minio on $MINIO_ENDPOINT" "$LOGS/minio.log"
 # MinIO fetches the discovery document itself and verifies TLS against the

@@ -45,6 +45,13 @@ step "stop what an earlier run left"
 stop_daemons
 rm -rf "$CEPH" "$LOGS" "$RUN" "$STS_DIR/issuer" "$STS_DIR/sts.env" "$STS_DIR/admin.env" "$STS_DIR/minio" "$STS_DIR/minio.env"
 mkdir -p "$CEPH" "$LOGS" "$RUN" "$STS_DIR/issuer"
+step "ports free: mon 127.0.0.1:$CEPH_MON_PORT, STS $NODE_IP:$STS_PORT, issuer"
+ISSUER_HOSTPORT=${ISSUER_URL#*://}
+ISSUER_HOSTPORT=${ISSUER_HOSTPORT%%/*}
+[[ $ISSUER_HOSTPORT == *:* ]] || ISSUER_HOSTPORT+=:$([[ $ISSUER_URL == https:* ]] && echo 443 || echo 80)
+port_free "127.0.0.1:$CEPH_MON_PORT"
+port_free "$NODE_IP:$STS_PORT"
+port_free "$ISSUER_HOSTPORT"
 
 step "install radosgw, ceph-mon, ceph-osd (only when missing)"
 if ! command -v radosgw >/dev/null || ! command -v ceph-mon >/dev/null || ! command -v ceph-osd >/dev/null; then

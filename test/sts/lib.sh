@@ -60,7 +60,7 @@ on_error() {
     echo "--- last lines of $STEP_LOG:" >&2
     tail -n 40 "$STEP_LOG" >&2
   fi
-  if [[ -s ${LOGS:-}/ceph-cli.log ]]; then
+  if [[ ! -f $STEP_LOG && -s ${LOGS:-}/ceph-cli.log ]]; then
     echo "--- last lines of $LOGS/ceph-cli.log:" >&2
     tail -n 10 "$LOGS/ceph-cli.log" >&2
   fi
@@ -155,15 +155,42 @@ stop_pidfile() {
   rm -f "$f"
 }
 
-# wait_for DESC TIMEOUT CMD... polls CMD until it succeeds.
+# port_free HOST:PORT fails, naming the holder, when something listens there.
+# Two harnesses on one machine (two worktrees) would otherwise share one mon
+# and one issuer and break each other silently.
+port_free() {
+  local addr=$1 line
+  line=$(ss -Hltnp "sport = :${addr##*:}" 2>/dev/null | awk -v a="$addr" '$4 == a || $4 ~ /^(0\.0\.0\.0|\*|\[::\]):/' | head -1)
+  [[ -z $line ]] && return 0
+  echo "$addr is in use: $line" >&2
+  local pid
+  pid=$(grep -o 'pid=[0-9]*' <<<"$line" | head -1 | cut -d= -f2)
+  [[ -n $pid ]] && echo "  held by pid $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" >&2
+  echo "  another sts-up (other worktree?) may be running: stop it with its sts-down, or choose other ports (STS_PORT, CEPH_MON_PORT, ISSUER_URL)" >&2
+  return 1
+}
+
+# wait_for DESC TIMEOUT CMD... polls CMD until it succeeds. With WAIT_PID
+# set it gives up as soon as that daemon has died.
 wait_for() {
   local desc=$1 timeout=$2 start=$SECONDS
   shift 2
   until "$@" >/dev/null 2>&1; do
+    if [[ -n ${WAIT_PID:-} ]] && ! ours "$WAIT_PID"; then
+      echo "the daemon (pid $WAIT_PID) died while waiting for $desc" >&2
+      return 1
+    fi
     if ((SECONDS - start >= timeout)); then
       echo "timed out after ${timeout}s waiting for $desc" >&2
       return 1
     fi
     sleep 0.3
   done
+}
+
+# wait_daemon NAME DESC TIMEOUT CMD... is wait_for while daemon NAME lives.
+wait_daemon() {
+  local name=$1
+  shift
+  WAIT_PID=$(<"$RUN/$name.pid") wait_for "$@"
 }

@@ -34,7 +34,7 @@ CLIENT_ID=${STS_AUDIENCES%%,*}
 step "build minio $MINIO_VERSION into $BIN (only when missing)"
 # go install reports no version in the binary: a stamp file says which it is.
 if [[ ! -x $BIN/minio || $(cat "$BIN/minio.version" 2>/dev/null) != "$MINIO_VERSION" ]]; then
-  (cd "$ROOT/test/sts" && GOBIN=$BIN CGO_ENABLED=0 GOFLAGS=-trimpath go install "github.com/minio/minio@$MINIO_VERSION")
+  (cd "$ROOT/test/sts" && GOBIN=$BIN GOFLAGS=-trimpath go install "github.com/minio/minio@$MINIO_VERSION")
   echo "$MINIO_VERSION" >"$BIN/minio.version"
 fi
 
@@ -42,6 +42,7 @@ step "stop an earlier minio"
 stop_pidfile "$RUN/minio.pid"
 rm -rf "$MDIR" "$STS_DIR/minio.env"
 mkdir -p "$MDIR/data" "$MDIR/certs/CAs" "$RUN" "$LOGS"
+port_free "$NODE_IP:$MINIO_PORT"
 
 step "minio on $MINIO_ENDPOINT" "$LOGS/minio.log"
 # MinIO fetches the discovery document itself and verifies TLS against the
@@ -57,7 +58,7 @@ MINIO_ROOT_USER=$ROOT_USER MINIO_ROOT_PASSWORD=$ROOT_PASSWORD \
   MINIO_BROWSER=off MINIO_UPDATE=off \
   start_daemon minio "$LOGS/minio.log" "$BIN/minio" server --quiet --anonymous \
   --address "$NODE_IP:$MINIO_PORT" --certs-dir "$MDIR/certs" "$MDIR/data"
-wait_for "minio at $MINIO_ENDPOINT" 60 curl -fs "$MINIO_ENDPOINT/minio/health/ready"
+wait_daemon minio "minio at $MINIO_ENDPOINT" 60 curl -fs "$MINIO_ENDPOINT/minio/health/ready"
 
 step "bucket $BUCKET with $OBJECT_KEY"
 STS_ADMIN_ACCESS_KEY=$ROOT_USER STS_ADMIN_SECRET_KEY=$ROOT_PASSWORD \

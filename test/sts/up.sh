@@ -45,6 +45,13 @@ step "stop what an earlier run left"
 stop_daemons
 rm -rf "$CEPH" "$LOGS" "$RUN" "$STS_DIR/issuer" "$STS_DIR/sts.env" "$STS_DIR/admin.env" "$STS_DIR/minio" "$STS_DIR/minio.env"
 mkdir -p "$CEPH" "$LOGS" "$RUN" "$STS_DIR/issuer"
+step "ports free: mon 127.0.0.1:$CEPH_MON_PORT, STS $NODE_IP:$STS_PORT, issuer"
+ISSUER_HOSTPORT=${ISSUER_URL#*://}
+ISSUER_HOSTPORT=${ISSUER_HOSTPORT%%/*}
+[[ $ISSUER_HOSTPORT == *:* ]] || ISSUER_HOSTPORT+=:$([[ $ISSUER_URL == https:* ]] && echo 443 || echo 80)
+port_free "127.0.0.1:$CEPH_MON_PORT"
+port_free "$NODE_IP:$STS_PORT"
+port_free "$ISSUER_HOSTPORT"
 
 step "install radosgw, ceph-mon, ceph-osd (only when missing)"
 if ! command -v radosgw >/dev/null || ! command -v ceph-mon >/dev/null || ! command -v ceph-osd >/dev/null; then
@@ -75,7 +82,7 @@ SA_PUB=${SA_PUB:-$SA_KEY}
 step "publish issuer discovery + JWKS (with x5c) at $ISSUER_URL" "$LOGS/issuer.log"
 start_daemon issuer "$LOGS/issuer.log" "$BIN/ststool" issuer --issuer "$ISSUER_URL" \
   --public-key "$SA_PUB" ${SA_KEY:+--signing-key "$SA_KEY"} --dir "$STS_DIR/issuer"
-wait_for "$ISSUER_URL/.well-known/openid-configuration" 20 \
+wait_daemon issuer "$ISSUER_URL/.well-known/openid-configuration" 20 \
   curl -fsk "$ISSUER_URL/.well-known/openid-configuration"
 THUMBPRINTS=$(cat "$STS_DIR/issuer/x5c.sha1")
 [[ -f $STS_DIR/issuer/tls.sha1 ]] && THUMBPRINTS+=,$(cat "$STS_DIR/issuer/tls.sha1")
@@ -149,7 +156,7 @@ step "ceph-mon" "$LOGS/mon.a.log"
 monmaptool --create --fsid "$FSID" --addv a "[v1:127.0.0.1:$CEPH_MON_PORT]" "$CEPH/monmap" >/dev/null
 ceph-mon -c "$CONF" --mkfs -i a --monmap "$CEPH/monmap" --keyring "$CEPH/keyring"
 start_daemon mon "$LOGS/mon.a.stdout" ceph-mon -c "$CONF" -i a -f
-wait_for "ceph-mon quorum" 30 timeout 5 ceph -c "$CONF" mon stat
+wait_daemon mon "ceph-mon quorum" 30 timeout 5 ceph -c "$CONF" mon stat
 
 step "ceph-osd (memstore)" "$LOGS/osd.0.log"
 OSD_UUID=$(cat /proc/sys/kernel/random/uuid)
@@ -159,11 +166,11 @@ ceph_cmd osd crush add "osd.$OSD_ID" 1.0 root=default >/dev/null
 ceph-osd -c "$CONF" -i "$OSD_ID" --mkfs --osd-uuid "$OSD_UUID" 2>>"$LOGS/osd.$OSD_ID.log"
 start_daemon osd "$LOGS/osd.$OSD_ID.stdout" ceph-osd -c "$CONF" -i "$OSD_ID" -f
 osd_up() { timeout 5 ceph -c "$CONF" osd dump 2>/dev/null | grep -q "^osd.$OSD_ID up"; }
-wait_for "osd.$OSD_ID up" 60 osd_up
+wait_daemon osd "osd.$OSD_ID up" 60 osd_up
 
 step "radosgw on $NODE_IP:$STS_PORT" "$LOGS/client.rgw.sts.log"
 start_daemon rgw "$LOGS/client.rgw.sts.stdout" radosgw -c "$CONF" -n client.rgw.sts -f
-wait_for "radosgw at $STS_ENDPOINT" 120 curl -fs "$STS_ENDPOINT/"
+wait_daemon rgw "radosgw at $STS_ENDPOINT" 120 curl -fs "$STS_ENDPOINT/"
 
 step "IAM administrator in account $STS_ACCOUNT" "$LOGS/client.admin.log"
 ADMIN_ACCESS_KEY=$(head -c 10 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F)

@@ -174,6 +174,10 @@ func TestClassifyEachFailure(t *testing.T) {
 		{"not XML", ststest.Fault{Body: "{\"ok\":true}"}, chain.ReasonMalformedResponse},
 		{"no credentials element", ststest.Fault{Body: `<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>`}, chain.ReasonMalformedResponse},
 		{"slow response", ststest.Fault{Delay: time.Minute}, chain.ReasonTimeout},
+		// Ceph radosgw's refusal, byte for byte: an S3-style body whose code
+		// the SDK's STS decoder cannot read.
+		{"403 with an S3-style error body (radosgw)", ststest.Fault{Status: 403, Body: `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message></Message><RequestId>tx00000747a87b35eddd41b-006b054394-100e-default</RequestId><HostId>100e-default-default</HostId></Error>`}, chain.ReasonAccessDenied},
+		{"429 without an STS error document", ststest.Fault{Status: 429, Body: "<Error><Code>SlowDown</Code></Error>"}, chain.ReasonThrottling},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

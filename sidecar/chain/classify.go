@@ -78,6 +78,17 @@ func Classify(err error) Reason {
 			return ReasonInvalidRequest
 		}
 	}
+	// STS-compatible peers such as Ceph radosgw answer with S3-style
+	// <Error> bodies that the SDK's STS decoder cannot read, so the code is
+	// lost ("UnknownError"); the HTTP status still says what happened.
+	if errors.As(err, &re) {
+		switch re.HTTPStatusCode() {
+		case 403:
+			return ReasonAccessDenied
+		case 429:
+			return ReasonThrottling
+		}
+	}
 	var de *smithy.DeserializationError
 	var me *MalformedResponseError
 	if errors.As(err, &de) || errors.As(err, &me) {

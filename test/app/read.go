@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"os"
 	"time"
 
@@ -76,7 +77,14 @@ func newS3(ctx context.Context, endpoint string) (*s3.Client, error) {
 	}
 	// Wrapped after loading: the SDK must first apply AWS_CA_BUNDLE to its
 	// own client, which it cannot do to a client of ours.
-	cfg.HTTPClient = errorBodies{next: cfg.HTTPClient}
+	// LoadDefaultConfig leaves HTTPClient nil unless something (such as
+	// AWS_CA_BUNDLE) made it build one; the service clients then use the
+	// default. Wrapping nil would panic on the first request.
+	next := cfg.HTTPClient
+	if next == nil {
+		next = awshttp.NewBuildableClient()
+	}
+	cfg.HTTPClient = errorBodies{next: next}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}

@@ -231,7 +231,7 @@ func TestInvalidAnnotationIsDeniedWithAMessageNamingIt(t *testing.T) {
 	}
 	msg := err.Error()
 	for _, want := range []string{
-		`admission webhook "pods.rolechain.dev" denied the request`,
+		`admission webhook "pod.rolechain.dev" denied the request`,
 		`metadata.annotations[rolechain.dev/role-arn]`,
 		`arn:aws:iam::12345:role/short-account`,
 		`metadata.annotations[rolechain.dev/session-duration]`,

@@ -35,6 +35,8 @@ HELM_VERSION=${HELM_VERSION:-v3.18.6}
 IMAGE_TAG=${IMAGE_TAG:-dev}
 INSTALL_CHART=${INSTALL_CHART:-1}
 GO_IMAGE=${GO_IMAGE:-golang:1.26-bookworm}
+# The web role trusts ServiceAccount "app" in every namespace the suite uses.
+STS_SUBJECTS=${STS_SUBJECTS:-$(sed 's/$/:app/' "$ROOT/test/e2e/namespaces.txt" | tr '\n' ' ')}
 WORK=$ROOT/.cache/kind
 BIN=$ROOT/bin
 
@@ -94,10 +96,21 @@ images=("rolechain/webhook:$IMAGE_TAG" "rolechain/sidecar:$IMAGE_TAG")
 step "docker build ${images[*]}"
 docker build -f "$ROOT/Dockerfile.webhook" --build-arg VERSION="$IMAGE_TAG" -t "rolechain/webhook:$IMAGE_TAG" "$ROOT"
 docker build -f "$ROOT/Dockerfile.sidecar" --build-arg VERSION="$IMAGE_TAG" -t "rolechain/sidecar:$IMAGE_TAG" "$ROOT"
-if [[ -f $ROOT/test/e2e/app/Dockerfile ]]; then
-  images+=("rolechain/e2e-app:$IMAGE_TAG")
-  docker build -f "$ROOT/test/e2e/app/Dockerfile" -t "rolechain/e2e-app:$IMAGE_TAG" "$ROOT"
-fi
+# The suite's test images: the S3 reader (test/app) and the toolbox
+# (test/images/toolbox), each a static Go binary on distroless.
+for pair in "e2e-app:test/app:/app" "toolbox:test/images/toolbox:/toolbox"; do
+  IFS=: read -r name dir dest <<<"$pair"
+  images+=("rolechain/$name:$IMAGE_TAG")
+  docker build -t "rolechain/$name:$IMAGE_TAG" -f - "$ROOT" <<DOCKERFILE
+FROM $GO_IMAGE AS build
+WORKDIR /src
+COPY . .
+RUN cd $dir && CGO_ENABLED=0 go build -trimpath -o /out/bin .
+FROM gcr.io/distroless/static:nonroot
+COPY --from=build /out/bin $dest
+ENTRYPOINT ["$dest"]
+DOCKERFILE
+done
 for img in "${images[@]}"; do
   kind load docker-image --name "$CLUSTER_NAME" "$img"
 done
@@ -115,7 +128,7 @@ docker run -d --name "$STS_CONTAINER" --hostname "$STS_CONTAINER" --network kind
   -v "$ROOT:/src:ro" -v "$WORK/sa:/sa:ro" -v "$WORK/sts:/sts" \
   -e ISSUER_URL="$ISSUER_URL" -e SA_KEY=/sa/sa.key -e SA_PUB=/sa/sa.pub \
   -e STS_DIR=/sts -e BIN=/sts/bin -e CLUSTER_DIR=/nonexistent \
-  ${STS_SUBJECTS:+-e STS_SUBJECTS="$STS_SUBJECTS"} \
+  -e STS_SUBJECTS="$STS_SUBJECTS" \
   "$GO_IMAGE" bash -c 'export NODE_IP=$(hostname -i | awk "{print \$1}"); bash /src/test/sts/up.sh && touch /sts/ready && exec sleep infinity' >/dev/null
 for _ in $(seq 600); do
   [[ -f $WORK/sts/ready ]] && break
@@ -145,4 +158,5 @@ fi
 step "e2e suite (test/e2e)"
 cd "$ROOT/test/e2e"
 # shellcheck disable=SC2086
-KUBECONFIG=$KUBECONFIG STS_ENV=$STS_ENV E2E_PROVIDER=kind go test ./... -count=1 -timeout 45m ${E2E_FLAGS:-}
+KUBECONFIG=$KUBECONFIG STS_ENV=$STS_ENV E2E_PROVIDER=kind \
+  E2E_APP_IMAGE=rolechain/e2e-app:$IMAGE_TAG E2E_TOOLBOX_IMAGE=rolechain/toolbox:$IMAGE_TAG go test ./... -count=1 -timeout 45m ${E2E_FLAGS:-}

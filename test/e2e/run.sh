@@ -12,6 +12,10 @@ finish() {
 trap finish EXIT
 bash "$ROOT/test/stack.sh" up
 set -a; . "$ROOT/.cache/stack.env"; set +a
+# The harness's own proofs first: native-sidecar ordering, projected tokens
+# and Services on the cluster; chaining and every refusal on the STS.
+bash "$ROOT/test/cluster/smoke.sh"
+bash "$ROOT/test/sts/check.sh"
 cd "$ROOT/test/e2e"
 # shellcheck disable=SC2086
 go test -count=1 -v -timeout 30m ./... ${E2E_FLAGS:-}

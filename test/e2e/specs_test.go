@@ -92,6 +92,17 @@ func TestAnnotatedDeploymentReadsS3ThroughTheChainedRoleAndTheFirstHopAloneCanno
 		}
 	})
 
+	t.Run("a token of another ServiceAccount is refused by the first hop", func(t *testing.T) {
+		cluster.ServiceAccount(t, ns, "other", nil)
+		token := serviceAccountToken(t, ns, "other")
+		_, err := stsClient(nil).AssumeRoleWithWebIdentity(ctx, &awssts.AssumeRoleWithWebIdentityInput{
+			RoleArn: aws.String(sts.WebRoleARN), RoleSessionName: aws.String("e2e-other"), WebIdentityToken: aws.String(token),
+		})
+		if httpStatus(err) != 403 {
+			t.Fatalf("AssumeRoleWithWebIdentity with ServiceAccount other's token: %v, want HTTP 403", err)
+		}
+	})
+
 	t.Run("a token of the same ServiceAccount reaches the web role, which alone cannot read the bucket", func(t *testing.T) {
 		token := serviceAccountToken(t, ns, "app")
 		web := assumeWeb(t, token)

@@ -16,6 +16,9 @@ set -a; . "$ROOT/.cache/stack.env"; set +a
 # and Services on the cluster; chaining and every refusal on the STS.
 bash "$ROOT/test/cluster/smoke.sh"
 bash "$ROOT/test/sts/check.sh"
+# Every object the chart renders, for every tested value set, passes the
+# API server's own validation (server-side apply, dry run, strict fields).
+(cd "$ROOT/test/chart" && go test -count=1 -tags cluster -run ServerSide ./...)
 cd "$ROOT/test/e2e"
 # shellcheck disable=SC2086
 go test -count=1 -v -timeout 30m ./... ${E2E_FLAGS:-}

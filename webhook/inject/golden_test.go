@@ -30,11 +30,10 @@ func testInjector(native bool) inject.Injector {
 	return inject.Injector{Image: "rolechain-sidecar:test", PullPolicy: corev1.PullIfNotPresent, NativeSidecars: native}
 }
 
-// TestGolden renders testdata/<case>.in.yaml (a pod, optionally followed by
-// its ServiceAccount) and compares the result with <case>.out.yaml; with
-// UPDATE_GOLDEN=1 it rewrites the expected files instead. Every case is run
-// twice: the second pass over the output must change nothing.
-func TestGolden(t *testing.T) {
+// forEachCase runs fn as a subtest for every testdata/<case>.in.yaml, with
+// the case's pod and (optional) ServiceAccount.
+func forEachCase(t *testing.T, fn func(t *testing.T, name, in string, pod *corev1.Pod, sa *corev1.ServiceAccount)) {
+	t.Helper()
 	inputs, err := filepath.Glob("testdata/*.in.yaml")
 	if err != nil || len(inputs) == 0 {
 		t.Fatalf("no golden inputs: %v", err)
@@ -43,30 +42,40 @@ func TestGolden(t *testing.T) {
 		name := strings.TrimSuffix(filepath.Base(in), ".in.yaml")
 		t.Run(name, func(t *testing.T) {
 			pod, sa := readCase(t, in)
-			injector := testInjector(name != "fallback")
-
-			out, warnings := mutate(t, injector, pod, sa)
-			got := render(t, out, warnings)
-			goldenPath := strings.TrimSuffix(in, ".in.yaml") + ".out.yaml"
-			if os.Getenv("UPDATE_GOLDEN") != "" {
-				if err := os.WriteFile(goldenPath, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(goldenPath)
-			if err != nil {
-				t.Fatalf("%v (run with UPDATE_GOLDEN=1 to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("output differs from %s (-want +got):\n%s", goldenPath, diff)
-			}
-
-			again, _ := mutate(t, injector, out, sa)
-			if diff := cmp.Diff(out, again); diff != "" {
-				t.Errorf("second pass changed the pod (-first +second):\n%s", diff)
-			}
+			fn(t, name, in, pod, sa)
 		})
 	}
+}
+
+// TestGolden renders testdata/<case>.in.yaml (a pod, optionally followed by
+// its ServiceAccount) and compares the result with <case>.out.yaml; with
+// UPDATE_GOLDEN=1 it rewrites the expected files instead. Every case is run
+// twice: the second pass over the output must change nothing.
+func TestGolden(t *testing.T) {
+	forEachCase(t, func(t *testing.T, name, in string, pod *corev1.Pod, sa *corev1.ServiceAccount) {
+		injector := testInjector(name != "fallback")
+
+		out, warnings := mutate(t, injector, pod, sa)
+		got := render(t, out, warnings)
+		goldenPath := strings.TrimSuffix(in, ".in.yaml") + ".out.yaml"
+		if os.Getenv("UPDATE_GOLDEN") != "" {
+			if err := os.WriteFile(goldenPath, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(goldenPath)
+		if err != nil {
+			t.Fatalf("%v (run with UPDATE_GOLDEN=1 to create it)", err)
+		}
+		if diff := cmp.Diff(string(want), string(got)); diff != "" {
+			t.Errorf("output differs from %s (-want +got):\n%s", goldenPath, diff)
+		}
+
+		again, _ := mutate(t, injector, out, sa)
+		if diff := cmp.Diff(out, again); diff != "" {
+			t.Errorf("second pass changed the pod (-first +second):\n%s", diff)
+		}
+	})
 }
 
 func mutate(t *testing.T, in inject.Injector, pod *corev1.Pod, sa *corev1.ServiceAccount) (*corev1.Pod, []string) {

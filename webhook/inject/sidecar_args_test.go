@@ -1,8 +1,6 @@
 package inject_test
 
 import (
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/spf13/pflag"
@@ -19,40 +17,32 @@ import (
 // sidecar that keeps running. Both are parsed and validated by the
 // sidecar's own options package, with the downward-API values filled in.
 func TestFallbackContainersAreValidSidecarConfigurations(t *testing.T) {
-	inputs, err := filepath.Glob("testdata/*.in.yaml")
-	if err != nil || len(inputs) == 0 {
-		t.Fatalf("no golden inputs: %v", err)
-	}
-	for _, in := range inputs {
-		name := strings.TrimSuffix(filepath.Base(in), ".in.yaml")
-		t.Run(name, func(t *testing.T) {
-			pod, sa := readCase(t, in)
-			out, _ := mutate(t, testInjector(false), pod, sa)
-			var initc, sidecar *corev1.Container
-			for i, c := range out.Spec.InitContainers {
-				if c.Name == inject.InitName {
-					initc = &out.Spec.InitContainers[i]
-				}
+	forEachCase(t, func(t *testing.T, _, _ string, pod *corev1.Pod, sa *corev1.ServiceAccount) {
+		out, _ := mutate(t, testInjector(false), pod, sa)
+		var initc, sidecar *corev1.Container
+		for i, c := range out.Spec.InitContainers {
+			if c.Name == inject.InitName {
+				initc = &out.Spec.InitContainers[i]
 			}
-			for i, c := range out.Spec.Containers {
-				if c.Name == inject.SidecarName {
-					sidecar = &out.Spec.Containers[i]
-				}
+		}
+		for i, c := range out.Spec.Containers {
+			if c.Name == inject.SidecarName {
+				sidecar = &out.Spec.Containers[i]
 			}
-			if initc == nil || sidecar == nil {
-				t.Skip("the pod carried its own sidecar; nothing injected")
-			}
-			if initc != &out.Spec.InitContainers[0] {
-				t.Errorf("%s is not the first init container", inject.InitName)
-			}
-			if cfg := sidecarConfig(t, out, initc); !cfg.ExitWhenReady || cfg.Once {
-				t.Errorf("init container: ExitWhenReady %v, Once %v; want it to write the files and exit", cfg.ExitWhenReady, cfg.Once)
-			}
-			if cfg := sidecarConfig(t, out, sidecar); cfg.ExitWhenReady || cfg.Once {
-				t.Errorf("sidecar container: ExitWhenReady %v, Once %v; want it to keep refreshing", cfg.ExitWhenReady, cfg.Once)
-			}
-		})
-	}
+		}
+		if initc == nil || sidecar == nil {
+			t.Skip("the pod carried its own sidecar; nothing injected")
+		}
+		if initc != &out.Spec.InitContainers[0] {
+			t.Errorf("%s is not the first init container", inject.InitName)
+		}
+		if cfg := sidecarConfig(t, out, initc); !cfg.ExitWhenReady || cfg.Once {
+			t.Errorf("init container: ExitWhenReady %v, Once %v; want it to write the files and exit", cfg.ExitWhenReady, cfg.Once)
+		}
+		if cfg := sidecarConfig(t, out, sidecar); cfg.ExitWhenReady || cfg.Once {
+			t.Errorf("sidecar container: ExitWhenReady %v, Once %v; want it to keep refreshing", cfg.ExitWhenReady, cfg.Once)
+		}
+	})
 }
 
 // sidecarConfig parses and validates a container's args and env as the

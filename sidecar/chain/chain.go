@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // Credentials are temporary AWS credentials. Their String, GoString and
@@ -255,7 +256,8 @@ func (c *Chain) client(creds aws.CredentialsProvider) *sts.Client {
 		// The refresh loop owns retries (with backoff, classification and
 		// metrics); SDK retries inside it would multiply STS calls and hide
 		// failures from both.
-		Retryer: aws.NopRetryer{},
+		Retryer:    aws.NopRetryer{},
+		APIOptions: []func(*middleware.Stack) error{wrapS3StyleErrors},
 		BaseEndpoint: func() *string {
 			if c.Endpoint == "" {
 				return nil

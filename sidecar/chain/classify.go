@@ -54,7 +54,7 @@ func Classify(err error) Reason {
 	isAPI := errors.As(err, &api)
 	if isAPI {
 		switch api.ErrorCode() {
-		case "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException":
+		case "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "SlowDown":
 			return ReasonThrottling
 		}
 	}
@@ -74,13 +74,12 @@ func Classify(err error) Reason {
 			return ReasonSourceCredentials
 		case "IDPCommunicationError", "ServiceUnavailable", "InternalFailure", "InternalError":
 			return ReasonServerError
-		case "ValidationError", "InvalidParameterValue", "MalformedPolicyDocument", "PackedPolicyTooLarge", "RegionDisabledException":
+		case "ValidationError", "InvalidParameterValue", "MalformedPolicyDocument", "PackedPolicyTooLarge", "RegionDisabledException", "InvalidArgument":
 			return ReasonInvalidRequest
 		}
 	}
-	// STS-compatible peers such as Ceph radosgw answer with S3-style
-	// <Error> bodies that the SDK's STS decoder cannot read, so the code is
-	// lost ("UnknownError"); the HTTP status still says what happened.
+	// A peer whose error body names no code the SDK can read (an empty or
+	// non-XML body): the HTTP status still says what happened.
 	if errors.As(err, &re) {
 		switch re.HTTPStatusCode() {
 		case 403:

@@ -6,7 +6,7 @@ K8S_BIN  := $(BIN)/k8s
 GO_PKGS  := ./...
 
 .PHONY: all build test lint unit integration chart-test e2e e2e-kind bench demo \
-        k8s-binaries cluster-up cluster-down sts-up sts-down images docker-images manifests update-golden
+        k8s-binaries cluster-up cluster-down sts-up sts-down minio-up minio-down sts-check images docker-images manifests update-golden
 
 all: build
 
@@ -85,6 +85,16 @@ sts-up:
 	bash test/sts/up.sh
 sts-down:
 	bash test/sts/down.sh
+
+## minio-up / minio-down: MinIO, a second web-identity peer trusting the same issuer (after sts-up)
+minio-up:
+	bash test/sts/minio-up.sh
+minio-down:
+	bash test/sts/minio-down.sh
+
+## sts-check: what both peers enforce, with the app and the sidecar binary (test/sts/check.sh)
+sts-check:
+	bash test/sts/check.sh
 
 ## e2e-kind: the e2e suite on kind (needs Docker)
 e2e-kind:

@@ -5,9 +5,10 @@
 #
 # Usage: stack.sh up | down
 #   up    cluster-up, sts-up (trusting the ServiceAccount "app" of every
-#         namespace in test/e2e/namespaces.txt and of rolechain-demo), images,
+#         namespace in test/e2e/namespaces.txt and of rolechain-demo),
+#         minio-up (same issuer; web-identity hop only), images,
 #         helm upgrade --install; writes .cache/stack.env (KUBECONFIG, STS_ENV)
-#   down  sts-down, cluster-down
+#   down  sts-down (MinIO too), cluster-down
 set -Eeuo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -33,6 +34,9 @@ step "sts-up"
 subjects=$(sed 's/$/:app/' test/e2e/namespaces.txt | tr '\n' ' ')
 STS_SUBJECTS="$subjects rolechain-demo:app" bash test/sts/up.sh
 STS_ENV=$ROOT/.cache/sts/sts.env
+
+step "minio-up (second web-identity peer)"
+bash test/sts/minio-up.sh
 
 step "images (crane, no Docker)"
 make --no-print-directory images

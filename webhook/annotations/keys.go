@@ -16,7 +16,9 @@ const Prefix = "rolechain.dev/"
 const (
 	// RoleARN opts the pod in. Value: the IAM role ARN whose credentials the
 	// pod receives (the target, last hop of the chain). Per profile.
-	// Form: arn:<aws|aws-cn|aws-us-gov>:iam::<12 digits>:role/[<path>/]<name>.
+	// Form: arn:<aws|aws-cn|aws-us-gov>:iam::<12 digits>:role/[<path>/]<name>;
+	// behind an STS endpoint outside AWS's domains (STSEndpoint) any
+	// partition and no account are allowed too (arn:minio:iam:::role/<id>).
 	RoleARN = Prefix + "role-arn"
 
 	// WebIdentityRoleARN is the first hop, assumed with

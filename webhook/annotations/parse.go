@@ -66,7 +66,11 @@ var (
 	// Role ARN: partition, 12-digit account, optional path, role name
 	// (IAM: name [\w+=,.@-]{1,64}; path "/" or "/…/" of printable ASCII, ≤512).
 	roleARNPattern = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):role/(?:[\x21-\x7e]{0,510}/)?([\w+=,.@-]{1,64})$`)
-	sessionNameRE  = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+	// Behind an STS-compatible endpoint outside AWS (MinIO, Ceph radosgw) a
+	// role ARN may name another partition and no account, as
+	// arn:minio:iam:::role/<id> does; the sidecar accepts the same shape.
+	peerRoleARNPattern = regexp.MustCompile(`^arn:([a-z][a-z0-9-]{0,62}):iam::([0-9]{12})?:role/(?:[\x21-\x7e]{0,510}/)?([\w+=,.@-]{1,64})$`)
+	sessionNameRE      = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 	// Length (2-1224) is checked apart: RE2 caps repeat counts at 1000.
 	externalIDRE  = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
 	regionRE      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
@@ -76,6 +80,7 @@ var (
 // Accepted forms, quoted in error messages so a denied user knows what to write.
 const (
 	roleARNForm     = "must be an IAM role ARN: arn:<aws|aws-cn|aws-us-gov>:iam::<12-digit account>:role/[<path>/]<name>, name of 1-64 characters of [A-Za-z0-9_+=,.@-]"
+	peerRoleARNForm = "must be a role ARN: arn:<partition>:iam::[<12-digit account>]:role/[<path>/]<name>, name of 1-64 characters of [A-Za-z0-9_+=,.@-] (any partition and no account are allowed because " + STSEndpoint + " is not an AWS endpoint)"
 	durationForm    = "must be whole seconds (\"3600\") or a Go duration (\"1h\")"
 	boolForm        = "must be \"true\" or \"false\""
 	profileNameForm = "must be 1-63 characters of [A-Za-z0-9_.-] starting with a letter or digit"
@@ -253,20 +258,22 @@ func (p *parser) profile(name, suffix string, g, inherit map[string]string) prof
 		return "", "", false
 	}
 	pr := profile.Profile{Name: name}
+	endpoint, _, _ := get(STSEndpoint, true)
+	arns := arnRulesFor(endpoint)
 
 	// The chain: [first hop] + via roles + target, with partitions checked.
 	type hop struct{ arn, key string }
 	var chain []hop
 	if v, k, ok := get(WebIdentityRoleARN, true); ok {
-		if p.roleARN(k, v) {
+		if p.roleARN(k, v, arns) {
 			chain = append(chain, hop{v, k})
 		}
 	} else if p.sa != nil && p.sa.Annotations[IRSARoleARN] != "" {
 		v := p.sa.Annotations[IRSARoleARN]
-		if roleARNPattern.MatchString(v) {
+		if arns.pattern.MatchString(v) {
 			chain = append(chain, hop{v, IRSARoleARN})
 		} else {
-			p.errs = append(p.errs, field.Invalid(p.saPath(), v, roleARNForm+"; or set "+key(WebIdentityRoleARN)+" on the pod"))
+			p.errs = append(p.errs, field.Invalid(p.saPath(), v, arns.form+"; or set "+key(WebIdentityRoleARN)+" on the pod"))
 		}
 	}
 	if v, k, ok := get(ViaRoleARNs, false); ok {
@@ -276,14 +283,14 @@ func (p *parser) profile(name, suffix string, g, inherit map[string]string) prof
 				p.invalid(k, v, "must be a comma-separated list of IAM role ARNs without empty entries")
 				continue
 			}
-			if p.roleARN(k, part) {
+			if p.roleARN(k, part, arns) {
 				chain = append(chain, hop{part, k})
 			}
 		}
 	}
 	targetOK := false
 	if v, ok := g[RoleARN]; ok {
-		if p.roleARN(key(RoleARN), v) {
+		if p.roleARN(key(RoleARN), v, arns) {
 			targetOK = true
 			// A first hop equal to the target with nothing between is one
 			// hop, not a role assuming itself.
@@ -298,9 +305,9 @@ func (p *parser) profile(name, suffix string, g, inherit map[string]string) prof
 		p.invalid(key(ViaRoleARNs), v, fmt.Sprintf("the chain has %d roles; at most %d are allowed", len(chain), MaxHops))
 	}
 	if len(chain) > 0 {
-		part := partition(chain[len(chain)-1].arn)
+		part := arns.partition(chain[len(chain)-1].arn)
 		for _, h := range chain {
-			if pp := partition(h.arn); pp != part {
+			if pp := arns.partition(h.arn); pp != part {
 				detail := fmt.Sprintf("is in partition %q but the target is in %q: STS cannot chain roles across partitions", pp, part)
 				if h.key == IRSARoleARN {
 					p.errs = append(p.errs, field.Invalid(p.saPath(), h.arn, detail+"; or set "+key(WebIdentityRoleARN)+" on the pod"))
@@ -366,8 +373,8 @@ func (p *parser) profile(name, suffix string, g, inherit map[string]string) prof
 		}
 	}
 	if pr.Region != "" && pr.STSEndpoint == "" && len(chain) > 0 {
-		if want := regionPartition(pr.Region); want != partition(pr.Target()) {
-			p.warn("%s: region %q belongs to partition %q but profile %q's roles are in %q", key(Region), pr.Region, want, name, partition(pr.Target()))
+		if want := regionPartition(pr.Region); want != awsARNs.partition(pr.Target()) {
+			p.warn("%s: region %q belongs to partition %q but profile %q's roles are in %q", key(Region), pr.Region, want, name, awsARNs.partition(pr.Target()))
 		}
 	}
 	if v, k, ok := get(SessionTags, true); ok {
@@ -381,16 +388,48 @@ func (p *parser) saPath() *field.Path {
 	return field.NewPath("serviceaccounts").Key(p.sa.Name).Child("metadata", "annotations").Key(IRSARoleARN)
 }
 
-func (p *parser) roleARN(key, v string) bool {
-	if !roleARNPattern.MatchString(v) {
-		p.invalid(key, v, roleARNForm)
+// arnRules is the role ARN shape a profile's roles must have, by the STS
+// endpoint that will assume them.
+type arnRules struct {
+	pattern *regexp.Regexp
+	form    string
+}
+
+var (
+	awsARNs  = arnRules{roleARNPattern, roleARNForm}
+	peerARNs = arnRules{peerRoleARNPattern, peerRoleARNForm}
+)
+
+// arnRulesFor keeps AWS's strict form (which catches a mistyped partition or
+// account before the pod exists) unless the profile's STS endpoint is a
+// valid URL outside AWS's domains, whose roles need not look like AWS's.
+func arnRulesFor(stsEndpoint string) arnRules {
+	if stsEndpoint == "" {
+		return awsARNs
+	}
+	u, err := url.Parse(stsEndpoint)
+	if err != nil || u.Hostname() == "" {
+		return awsARNs // the endpoint's own error says what is wrong
+	}
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	for _, aws := range []string{"amazonaws.com", "amazonaws.com.cn", "api.aws"} {
+		if host == aws || strings.HasSuffix(host, "."+aws) {
+			return awsARNs
+		}
+	}
+	return peerARNs
+}
+
+func (p *parser) roleARN(key, v string, rules arnRules) bool {
+	if !rules.pattern.MatchString(v) {
+		p.invalid(key, v, rules.form)
 		return false
 	}
 	return true
 }
 
-func partition(arn string) string {
-	if m := roleARNPattern.FindStringSubmatch(arn); m != nil {
+func (r arnRules) partition(arn string) string {
+	if m := r.pattern.FindStringSubmatch(arn); m != nil {
 		return m[1]
 	}
 	return ""

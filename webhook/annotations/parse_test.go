@@ -467,3 +467,50 @@ func TestIRSARoleInAnotherPartitionIsReportedOnTheServiceAccount(t *testing.T) {
 		t.Fatalf("got %v", errs)
 	}
 }
+
+// Roles behind an STS-compatible endpoint outside AWS need not look like
+// AWS's (MinIO names its roles arn:minio:iam:::role/<id>); AWS endpoints,
+// and no endpoint, keep AWS's strict form.
+func TestRoleARNFormDependsOnTheSTSEndpoint(t *testing.T) {
+	const minioRole = "arn:minio:iam:::role/oxnUw3DAuQF1uggjXGxI2AmW8IA"
+	const cephRole = "arn:aws:iam:::role/reader" // radosgw without a tenant
+	cases := []struct {
+		name     string
+		ann      map[string]string
+		wantErr  string // "" for admitted
+		wantPart string // with wantErr, a fragment of the message
+	}{
+		{"MinIO role behind a MinIO endpoint", map[string]string{RoleARN: minioRole, STSEndpoint: "http://minio.storage:9000"}, "", ""},
+		{"radosgw role without an account behind its endpoint", map[string]string{RoleARN: cephRole, WebIdentityRoleARN: cephRole, STSEndpoint: "https://rgw.example.test"}, "", ""},
+		{"an extra profile inherits the endpoint and its rules", map[string]string{RoleARN: minioRole, RoleARN + ".b": minioRole, STSEndpoint: "http://minio.storage:9000"}, "", ""},
+		{"MinIO role without an endpoint", map[string]string{RoleARN: minioRole},
+			"metadata.annotations[rolechain.dev/role-arn]", "arn:<aws|aws-cn|aws-us-gov>"},
+		{"MinIO role behind a regional AWS endpoint", map[string]string{RoleARN: minioRole, STSEndpoint: "https://sts.eu-west-1.amazonaws.com"},
+			"metadata.annotations[rolechain.dev/role-arn]", "arn:<aws|aws-cn|aws-us-gov>"},
+		{"MinIO role behind an AWS VPC endpoint", map[string]string{RoleARN: minioRole, STSEndpoint: "https://vpce-0a1b.sts.us-east-1.vpce.amazonaws.com"},
+			"metadata.annotations[rolechain.dev/role-arn]", "arn:<aws|aws-cn|aws-us-gov>"},
+		{"a peer still needs a role ARN", map[string]string{RoleARN: "minio-reader", STSEndpoint: "http://minio.storage:9000"},
+			"metadata.annotations[rolechain.dev/role-arn]", "is not an AWS endpoint"},
+		{"a peer's account is 12 digits or none", map[string]string{RoleARN: "arn:minio:iam::1234:role/r", STSEndpoint: "http://minio.storage:9000"},
+			"metadata.annotations[rolechain.dev/role-arn]", "[<12-digit account>]"},
+		{"a peer's roles share one partition", map[string]string{RoleARN: minioRole, WebIdentityRoleARN: cephRole, STSEndpoint: "http://minio.storage:9000"},
+			"metadata.annotations[rolechain.dev/web-identity-role-arn]", `partition "aws" but the target is in "minio"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, errs, _ := Parse(pod(tc.ann), nil, defaults)
+			if tc.wantErr == "" {
+				if len(errs) > 0 {
+					t.Fatal(errs.ToAggregate())
+				}
+				if got := cfg.Main().Target(); got != tc.ann[RoleARN] {
+					t.Fatalf("target = %q, want %q", got, tc.ann[RoleARN])
+				}
+				return
+			}
+			if len(errs) != 1 || errs[0].Field != tc.wantErr || !strings.Contains(errs[0].Error(), tc.wantPart) {
+				t.Fatalf("errs = %v, want one on %s containing %q", errs, tc.wantErr, tc.wantPart)
+			}
+		})
+	}
+}

@@ -7,7 +7,8 @@
 #   up    cluster-up, sts-up (trusting the ServiceAccount "app" of every
 #         namespace in test/e2e/namespaces.txt and of rolechain-demo),
 #         minio-up (same issuer; web-identity hop only), images,
-#         helm upgrade --install; writes .cache/stack.env (KUBECONFIG, STS_ENV)
+#         helm upgrade --install; writes .cache/stack.env (KUBECONFIG, STS_ENV,
+#         MINIO_ENV)
 #   down  sts-down (MinIO too), cluster-down
 set -Eeuo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -47,11 +48,20 @@ done
 step "helm upgrade --install rolechain"
 make --no-print-directory bin/helm
 REGION=$(. "$STS_ENV" && echo "$REGION")
+existed=0
+bin/helm status rolechain --namespace rolechain-system >/dev/null 2>&1 && existed=1
 bin/helm upgrade --install rolechain charts/rolechain --namespace rolechain-system --create-namespace \
   --set image.repository=localhost/rolechain/webhook --set image.tag=dev --set image.pullPolicy=Never \
   --set sidecar.image.repository=localhost/rolechain/sidecar --set sidecar.image.tag=dev \
   --set sidecar.image.pullPolicy=Never --set sidecar.defaultRegion="$REGION" \
   --wait --timeout 5m
+# On a cluster kept from an earlier run the tag "dev" now names the images
+# just imported, but the Deployment's spec is unchanged, so its pods would
+# keep serving the old webhook: restart them onto the new image.
+if [[ $existed == 1 ]]; then
+  "$KUBECTL" -n rolechain-system rollout restart deployment/rolechain
+  "$KUBECTL" -n rolechain-system rollout status deployment/rolechain --timeout 5m
+fi
 
 # The API server calls the webhook through its ClusterIP; kube-proxy may not
 # have programmed it yet although the pods are Ready (NOTES.md).
@@ -62,5 +72,5 @@ for _ in $(seq 60); do
   sleep 1
 done
 
-printf 'KUBECONFIG=%s\nSTS_ENV=%s\nKUBECTL=%s\n' "$KUBECONFIG" "$STS_ENV" "$KUBECTL" > .cache/stack.env
+printf 'KUBECONFIG=%s\nSTS_ENV=%s\nMINIO_ENV=%s\nKUBECTL=%s\n' "$KUBECONFIG" "$STS_ENV" "$ROOT/.cache/sts/minio.env" "$KUBECTL" > .cache/stack.env
 step "stack up in $(( $(date +%s) - start ))s (.cache/stack.env)"

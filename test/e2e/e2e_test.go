@@ -4,6 +4,8 @@
 //
 // Inputs: KUBECONFIG, and STS_ENV, the sts.env written by test/sts/up.sh
 // (STS_ENDPOINT, WEB_ROLE_ARN, TARGET_ROLE_ARN, BUCKET, OBJECT_KEY, REGION).
+// Optional: MINIO_ENV, the minio.env of test/sts/minio-up.sh, for the specs
+// against MinIO as a second web-identity peer (they skip without it).
 // The web role trusts the ServiceAccount "app" of the namespaces listed in
 // Namespaces below; test/e2e/run.sh passes them to sts-up.
 package e2e

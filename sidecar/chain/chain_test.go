@@ -181,16 +181,24 @@ func TestClassifyEachFailure(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := ststest.New(t)
-			srv.FailNext(tc.fault)
-			c := &chain.Chain{Source: chain.WebIdentity{TokenFile: writeToken(t, t.TempDir(), "jwt")}, Roles: []string{webRole},
-				SessionName: "s1", Region: "us-east-1", Endpoint: srv.URL, CallTimeout: 100 * time.Millisecond}
-			_, err := c.Retrieve(context.Background())
+			err := retrieveAnswered(t, tc.fault)
 			if got := chain.Classify(err); got != tc.want {
 				t.Fatalf("Classify(%v) = %q, want %q", err, got, tc.want)
 			}
 		})
 	}
+}
+
+// retrieveAnswered runs a one-hop Retrieve whose STS call is answered with
+// fault, and returns its error. A call slower than 100 ms times out.
+func retrieveAnswered(t *testing.T, fault ststest.Fault) error {
+	t.Helper()
+	srv := ststest.New(t)
+	srv.FailNext(fault)
+	c := &chain.Chain{Source: chain.WebIdentity{TokenFile: writeToken(t, t.TempDir(), "jwt")}, Roles: []string{webRole},
+		SessionName: "s1", Region: "us-east-1", Endpoint: srv.URL, CallTimeout: 100 * time.Millisecond}
+	_, err := c.Retrieve(context.Background())
+	return err
 }
 
 func TestMissingTokenFileIsClassified(t *testing.T) {

@@ -1,7 +1,6 @@
 package chain_test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -51,11 +50,7 @@ func TestS3StyleErrorBodiesKeepTheirCodeAndMessage(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := ststest.New(t)
-			srv.FailNext(tc.fault)
-			c := &chain.Chain{Source: chain.WebIdentity{TokenFile: writeToken(t, t.TempDir(), "jwt")}, Roles: []string{webRole},
-				SessionName: "s1", Region: "us-east-1", Endpoint: srv.URL}
-			_, err := c.Retrieve(context.Background())
+			err := retrieveAnswered(t, tc.fault)
 			var api smithy.APIError
 			if !errors.As(err, &api) {
 				t.Fatalf("err = %v, want an API error", err)
@@ -93,11 +88,7 @@ func TestNonXMLErrorBodiesAreClassifiedByStatus(t *testing.T) {
 		{"JSON 429", ststest.Fault{Status: 429, Body: `{"message":"slow down"}`}, chain.ReasonThrottling},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := ststest.New(t)
-			srv.FailNext(tc.fault)
-			c := &chain.Chain{Source: chain.WebIdentity{TokenFile: writeToken(t, t.TempDir(), "jwt")}, Roles: []string{webRole},
-				SessionName: "s1", Region: "us-east-1", Endpoint: srv.URL}
-			_, err := c.Retrieve(context.Background())
+			err := retrieveAnswered(t, tc.fault)
 			if got := chain.Classify(err); got != tc.want {
 				t.Fatalf("Classify(%v) = %q, want %q", err, got, tc.want)
 			}

@@ -23,8 +23,10 @@ var (
 
 const (
 	sidecarName = "rolechain-sidecar"
-	credsDir    = "/var/run/rolechain"
-	tokenPath   = "/var/run/secrets/rolechain/serviceaccount/token"
+	// fallbackInitName is the one-shot init container of fallback mode.
+	fallbackInitName = "rolechain-init"
+	credsDir         = "/var/run/rolechain"
+	tokenPath        = "/var/run/secrets/rolechain/serviceaccount/token"
 	// refreshEvery makes the sidecar refresh often enough to watch several
 	// refreshes in a test (STS's shortest session is 15 min).
 	refreshEvery = "15s"

@@ -22,3 +22,5 @@ bash "$ROOT/test/sts/check.sh"
 cd "$ROOT/test/e2e"
 # shellcheck disable=SC2086
 go test -count=1 -v -timeout 30m ./... ${E2E_FLAGS:-}
+# Then the webhook in fallback mode, for clusters without native sidecars.
+HELM=$ROOT/bin/helm bash "$ROOT/test/e2e/fallback.sh"

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The e2e suite's second phase: the installed webhook (Helm release
+# "rolechain" in rolechain-system) switched to fallback mode
+# (--native-sidecars=false, for clusters before 1.29), the fallback spec run
+# against it, and the webhook switched back whatever happened.
+#
+# Inputs: what the suite needs (KUBECONFIG, STS_ENV, E2E_* images), and
+# HELM and KUBECTL (default: helm and kubectl on PATH). Used by
+# test/e2e/run.sh (make e2e) and test/kind/run.sh (make e2e-kind).
+set -Eeuo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HELM=${HELM:-helm}
+KUBECTL=${KUBECTL:-kubectl}
+step() { printf '\n==> %s\n' "$*"; }
+
+# mode true|false: the webhook's --native-sidecars, rolled out completely
+# (no replica of the other mode left to answer an admission).
+mode() {
+  "$HELM" upgrade rolechain "$ROOT/charts/rolechain" --namespace rolechain-system --reuse-values \
+    --set sidecar.nativeSidecars="$1" --wait --timeout 5m >/dev/null
+  "$KUBECTL" -n rolechain-system rollout status deployment/rolechain --timeout 5m
+}
+restore() {
+  rc=$?
+  step "webhook back to native sidecars"
+  mode true || rc=1
+  exit $rc
+}
+
+step "webhook in fallback mode (--native-sidecars=false)"
+trap restore EXIT
+mode false
+step "fallback spec"
+cd "$ROOT/test/e2e"
+E2E_SIDECAR_MODE=fallback go test -count=1 -v -timeout 10m -run '^TestFallback' ./...

@@ -17,8 +17,10 @@ set -a; . "$ROOT/.cache/stack.env"; set +a
 bash "$ROOT/test/cluster/smoke.sh"
 bash "$ROOT/test/sts/check.sh"
 # Every object the chart renders, for every tested value set, passes the
-# API server's own validation (server-side apply, dry run, strict fields).
-(cd "$ROOT/test/chart" && go test -count=1 -tags cluster -run ServerSide ./...)
+# API server's own validation (server-side apply, dry run, strict fields);
+# cert-manager's and prometheus-operator's CRDs are installed first so that
+# their objects are validated against the real schemas.
+(cd "$ROOT/test/chart" && CHART_INSTALL_CRDS=1 go test -count=1 -tags cluster -run ServerSide ./...)
 cd "$ROOT/test/e2e"
 # shellcheck disable=SC2086
 go test -count=1 -v -timeout 30m ./... ${E2E_FLAGS:-}

@@ -290,23 +290,26 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			t.Stop()
 		}
 	}
+	// Every path records the call before it answers: a client that has its
+	// answer must find its call in Calls.
 	if fault != nil && (fault.Code != "" || fault.Status != 0 || fault.Body != "") {
-		c.Status, c.ErrorCode = sendFault(w, *fault)
+		c.Status, c.ErrorCode = faultOutcome(*fault)
 		s.record(c)
+		sendFault(w, *fault)
 		return
 	}
 
 	status, code, msg := s.authorize(r, body, &c)
 	if code != "" {
 		c.Status, c.ErrorCode = status, code
-		writeError(w, status, code, msg, senderOrReceiver(status))
 		s.record(c)
+		writeError(w, status, code, msg, senderOrReceiver(status))
 		return
 	}
 	if code, msg := validate(c); code != "" {
 		c.Status, c.ErrorCode = http.StatusBadRequest, code
-		writeError(w, http.StatusBadRequest, code, msg, "Sender")
 		s.record(c)
+		writeError(w, http.StatusBadRequest, code, msg, "Sender")
 		return
 	}
 
@@ -564,33 +567,41 @@ func senderOrReceiver(status int) string {
 	return "Sender"
 }
 
-func sendFault(w http.ResponseWriter, f Fault) (status int, code string) {
+// faultOutcome is the HTTP status and STS error code a fault answers with.
+func faultOutcome(f Fault) (status int, code string) {
 	switch {
 	case f.Body != "":
-		status = f.Status
-		if status == 0 {
-			status = http.StatusOK
+		if f.Status == 0 {
+			return http.StatusOK, ""
 		}
+		return f.Status, ""
+	case f.Code != "":
+		if f.Status == 0 {
+			return statusFor(f.Code), f.Code
+		}
+		return f.Status, f.Code
+	default:
+		return f.Status, ""
+	}
+}
+
+func sendFault(w http.ResponseWriter, f Fault) {
+	status, code := faultOutcome(f)
+	switch {
+	case f.Body != "":
 		w.Header().Set("Content-Type", "text/xml")
 		w.WriteHeader(status)
 		io.WriteString(w, f.Body)
-		return status, ""
-	case f.Code != "":
-		status = f.Status
-		if status == 0 {
-			status = statusFor(f.Code)
-		}
+	case code != "":
 		msg := f.Message
 		if msg == "" {
-			msg = defaultMessage(f.Code)
+			msg = defaultMessage(code)
 		}
-		writeError(w, status, f.Code, msg, senderOrReceiver(status))
-		return status, f.Code
+		writeError(w, status, code, msg, senderOrReceiver(status))
 	default:
 		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(f.Status)
-		fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>\n", f.Status, http.StatusText(f.Status))
-		return f.Status, ""
+		w.WriteHeader(status)
+		fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>\n", status, http.StatusText(status))
 	}
 }
 

@@ -3,11 +3,15 @@ package chain_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -267,6 +271,65 @@ func BenchmarkRetrieveTwoHops(b *testing.B) {
 	for b.Loop() {
 		if _, err := c.Retrieve(ctx); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// failingBody returns some bytes of the real body, then err.
+type failingBody struct {
+	io.ReadCloser
+	left int
+	err  error
+}
+
+func (b *failingBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, b.err
+	}
+	n, err := b.ReadCloser.Read(p[:min(len(p), b.left)])
+	b.left -= n
+	return n, err
+}
+
+// cutBodies breaks every 200 response's body after 40 bytes with err.
+type cutBodies struct{ err error }
+
+func (c cutBodies) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil && resp.StatusCode == http.StatusOK {
+		resp.Body = &failingBody{ReadCloser: resp.Body, left: 40, err: c.err}
+	}
+	return resp, err
+}
+
+// A connection that breaks while a successful answer is read is the
+// network's fault (retried at once by --once, for one), not a malformed
+// answer; so is a body cut short.
+func TestBodyReadFailuresAreNetworkFailures(t *testing.T) {
+	for name, cut := range map[string]error{
+		"connection closed":            &net.OpError{Op: "read", Net: "tcp", Err: net.ErrClosed},
+		"connection reset":             &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET},
+		"body shorter than its length": io.ErrUnexpectedEOF,
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := ststest.New(t)
+			c := &chain.Chain{Source: chain.WebIdentity{TokenFile: writeToken(t, t.TempDir(), "jwt")}, Roles: []string{webRole},
+				SessionName: "s1", Region: "us-east-1", Endpoint: srv.URL, HTTPClient: &http.Client{Transport: cutBodies{cut}}}
+			_, err := c.Retrieve(context.Background())
+			if got := chain.Classify(err); got != chain.ReasonNetwork || !got.Transient() {
+				t.Fatalf("Classify(%v) = %q, want network (transient)", err, got)
+			}
+		})
+	}
+}
+
+func TestOnlyPassingFailuresAreTransient(t *testing.T) {
+	transient := []chain.Reason{chain.ReasonNetwork, chain.ReasonTimeout, chain.ReasonThrottling, chain.ReasonServerError}
+	for _, r := range []chain.Reason{chain.ReasonAccessDenied, chain.ReasonInvalidIdentityToken, chain.ReasonExpiredToken,
+		chain.ReasonMalformedResponse, chain.ReasonTokenFile, chain.ReasonSourceCredentials, chain.ReasonInvalidRequest, chain.ReasonOther,
+		chain.ReasonNetwork, chain.ReasonTimeout, chain.ReasonThrottling, chain.ReasonServerError} {
+		if got, want := r.Transient(), slices.Contains(transient, r); got != want {
+			t.Errorf("%s.Transient() = %v, want %v", r, got, want)
 		}
 	}
 }

@@ -3,8 +3,10 @@ package chain
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
+	"syscall"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
@@ -88,6 +90,13 @@ func Classify(err error) Reason {
 			return ReasonThrottling
 		}
 	}
+	// A connection that fails or is cut while the body is read surfaces
+	// inside the SDK's DeserializationError: it is the network's fault, not
+	// the peer's bytes, and worth retrying.
+	var oe *net.OpError
+	if errors.As(err, &oe) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return ReasonNetwork
+	}
 	var de *smithy.DeserializationError
 	var me *MalformedResponseError
 	if errors.As(err, &de) || errors.As(err, &me) {
@@ -99,9 +108,17 @@ func Classify(err error) Reason {
 	if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
 		return ReasonSourceCredentials
 	}
-	var oe *net.OpError
-	if errors.As(err, &oe) {
-		return ReasonNetwork
-	}
 	return ReasonOther
+}
+
+// Transient says whether a failure for this reason may pass by itself, so
+// that retrying the same call soon is worthwhile: the network, a timeout,
+// throttling, a server error. The others need a change first (a trust
+// policy, a token, the configuration).
+func (r Reason) Transient() bool {
+	switch r {
+	case ReasonNetwork, ReasonTimeout, ReasonThrottling, ReasonServerError:
+		return true
+	}
+	return false
 }

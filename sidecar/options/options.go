@@ -110,7 +110,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.Var(&c.FileMode, "file-mode", "octal mode of the files in --output-dir (0640 when --file-group is set and this is not)")
 	fs.IntVar(&c.FileGroup, "file-group", -1, "numeric group of the files in --output-dir (-1: unchanged)")
 
-	fs.BoolVar(&c.Once, "once", false, "retrieve credentials once, print them in --format and exit (CI); writes nothing to --output-dir")
+	fs.BoolVar(&c.Once, "once", false, "retrieve credentials once, print them in --format and exit (CI); writes nothing to --output-dir; a transient failure (network, timeout, throttling, 5xx) is retried, 3 tries in all, a refusal is not")
 	fs.StringVar(&c.Format, "format", "", "with --once: ini (every profile), json, env (export lines) or process (credential_process); default ini")
 	fs.StringVar(&c.Output, "output", "", "with --once: write to this file (mode 0600, atomically) instead of stdout")
 	fs.BoolVar(&c.ExitWhenReady, "exit-when-ready", false, "run as without --once (same files in --output-dir, retries, logs, metrics) but exit 0 as soon as every profile's credentials have been written once; for an init container ahead of the regular sidecar (the webhook's --native-sidecars=false mode); not with --once")

@@ -36,6 +36,9 @@ type Env struct {
 	Now            func() time.Time
 	// Log receives the JSON logs; nil means Stderr.
 	Log io.Writer
+	// Sleep waits between --once's attempts; nil means a timer that ctx
+	// cuts short.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // OSEnv is the process environment.

@@ -144,6 +144,67 @@ func TestOnceFormats(t *testing.T) {
 	}
 }
 
+// --once is what a CI step runs: a transient failure (here a bare 503, then
+// a throttled call) is retried with backoff; a refusal is final at once;
+// a failure that does not pass ends after onceAttempts tries.
+func TestOnceRetriesOnlyTransientFailures(t *testing.T) {
+	args := func(srv *ststest.Server) []string {
+		return []string{"--once", "--format", "json", "--token-file", tokenFile(t), "--web-identity-role-arn", webRole,
+			"--role-arn", targetRole, "--sts-endpoint", srv.URL, "--region", "eu-west-1"}
+	}
+	run := func(srv *ststest.Server) (result, []time.Duration) {
+		var stdout, stderr bytes.Buffer
+		var waits []time.Duration
+		env := app.Env{
+			Lookup: func(string) (string, bool) { return "", false },
+			Stdout: &stdout, Stderr: &stderr, Now: time.Now, Log: io.Discard,
+			Sleep: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil },
+		}
+		code := app.Execute(context.Background(), args(srv), env, app.Run(env))
+		return result{code, stdout.String(), stderr.String()}, waits
+	}
+
+	t.Run("a 503 and a throttled call, then success", func(t *testing.T) {
+		srv := ststest.New(t)
+		srv.FailNext(ststest.Fault{Status: 503}, ststest.Fault{Code: ststest.CodeThrottling})
+		r, waits := run(srv)
+		if r.code != 0 || !strings.Contains(r.stdout, lastIssuedFor(srv, targetRole).SessionToken) {
+			t.Fatalf("exit %d, stdout %q, stderr %s; want the target's credentials", r.code, r.stdout, r.stderr)
+		}
+		if len(waits) != 2 || waits[0] < 500*time.Millisecond || waits[0] > time.Second || waits[1] < time.Second || waits[1] > 2*time.Second {
+			t.Errorf("waits %v, want about 1 s then about 2 s", waits)
+		}
+		if strings.Count(r.stderr, "retrying in") != 2 || !strings.Contains(r.stderr, "server_error") || !strings.Contains(r.stderr, "throttling") {
+			t.Errorf("stderr does not say what was retried and why:\n%s", r.stderr)
+		}
+	})
+	t.Run("a refusal is not retried", func(t *testing.T) {
+		srv := ststest.New(t)
+		srv.FailNext(ststest.Fault{Code: ststest.CodeAccessDenied})
+		r, waits := run(srv)
+		if r.code != app.ExitFailure || !strings.Contains(r.stderr, "access_denied") || len(waits) != 0 {
+			t.Fatalf("exit %d, waits %v, stderr %s; want one failed call", r.code, waits, r.stderr)
+		}
+		if n := len(srv.Calls()); n != 1 {
+			t.Errorf("%d STS calls, want 1", n)
+		}
+	})
+	t.Run("a lasting outage ends after three tries", func(t *testing.T) {
+		srv := ststest.New(t)
+		srv.FailWhen(func(ststest.Call) *ststest.Fault { return &ststest.Fault{Status: 502} })
+		r, waits := run(srv)
+		if r.code != app.ExitFailure || !strings.Contains(r.stderr, "server_error") || len(waits) != 2 {
+			t.Fatalf("exit %d, waits %v, stderr %s", r.code, waits, r.stderr)
+		}
+		if n := len(srv.Calls()); n != 3 {
+			t.Errorf("%d STS calls, want 3", n)
+		}
+		if strings.Contains(r.stderr, jwt) {
+			t.Error("stderr holds the web-identity token")
+		}
+	})
+}
+
 func TestOnceWithStaticKeysFromASecret(t *testing.T) {
 	srv := ststest.New(t)
 	srv.AddKey(ststest.Credentials{AccessKeyID: "AKIASTATIC", SecretAccessKey: "static-secret"})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -97,9 +98,9 @@ func runOnce(ctx context.Context, env Env, cfg *options.Config, profiles []profi
 	}
 	named := make([]output.Named, len(profiles))
 	for i, c := range chains {
-		creds, err := c.Retrieve(ctx)
+		creds, err := retrieveOnce(ctx, env, profiles[i].Name, c)
 		if err != nil {
-			return fmt.Errorf("profile %s: %s: %w", profiles[i].Name, chain.Classify(err), err)
+			return err
 		}
 		named[i] = output.Named{Profile: profiles[i].Name, Region: profiles[i].Region, Credentials: creds}
 	}
@@ -116,6 +117,47 @@ func runOnce(ctx context.Context, env Env, cfg *options.Config, profiles []profi
 	}
 	_, err = env.Stdout.Write(b)
 	return err
+}
+
+// onceAttempts bounds --once's tries of a profile whose failure may pass by
+// itself (chain.Reason.Transient: network, timeout, throttling, 5xx). A CI
+// step should survive a dropped connection or one throttled call; a refusal
+// is final at once. The waits between tries are the refresh loop's backoff
+// (about 1 s, then 2 s).
+const onceAttempts = 3
+
+func retrieveOnce(ctx context.Context, env Env, name string, c *chain.Chain) (chain.Credentials, error) {
+	sleep := env.Sleep
+	if sleep == nil {
+		sleep = sleepCtx
+	}
+	for attempt := 1; ; attempt++ {
+		creds, err := c.Retrieve(ctx)
+		if err == nil {
+			return creds, nil
+		}
+		reason := chain.Classify(err)
+		err = fmt.Errorf("profile %s: %s: %w", name, reason, err)
+		if !reason.Transient() || attempt == onceAttempts {
+			return chain.Credentials{}, err
+		}
+		wait := refresh.Backoff(attempt, rand.Float64())
+		fmt.Fprintf(env.Stderr, "rolechain-sidecar: attempt %d of %d failed, retrying in %s: %v\n", attempt, onceAttempts, wait.Round(time.Millisecond), err)
+		if serr := sleep(ctx, wait); serr != nil {
+			return chain.Credentials{}, err
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // fanout publishes to the endpoint's store (which cannot fail) and then to

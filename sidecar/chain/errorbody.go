@@ -41,14 +41,20 @@ func wrapS3StyleErrors(stack *middleware.Stack) error {
 			body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 			resp.Body.Close()
 			if readErr != nil {
-				// Leave the decoder what was read; it reports the failure.
-				resp.Body = io.NopCloser(bytes.NewReader(body))
+				// The decoder gets what was read, then the same read error,
+				// so the failure stays the network's (chain.Classify).
+				resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), failingReader{readErr}))
 				return out, md, err
 			}
 			resp.Body = io.NopCloser(bytes.NewReader(wrapErrorDocument(body)))
 			return out, md, err
 		}), middleware.After)
 }
+
+// failingReader fails every read with err.
+type failingReader struct{ err error }
+
+func (r failingReader) Read([]byte) (int, error) { return 0, r.err }
 
 // wrapErrorDocument returns an S3-style error document (root element
 // <Error>) rewritten as the query protocol's <ErrorResponse> with the same

@@ -1,8 +1,12 @@
 package chain_test
 
 import (
+	"context"
 	"errors"
+	"net"
+	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -93,5 +97,34 @@ func TestNonXMLErrorBodiesAreClassifiedByStatus(t *testing.T) {
 				t.Fatalf("Classify(%v) = %q, want %q", err, got, tc.want)
 			}
 		})
+	}
+}
+
+// cutErrorBodies breaks every error response's body after 20 bytes with err.
+type cutErrorBodies struct{ err error }
+
+func (c cutErrorBodies) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil && resp.StatusCode >= 300 {
+		resp.Body = &failingBody{ReadCloser: resp.Body, left: 20, err: c.err}
+	}
+	return resp, err
+}
+
+// A connection that breaks while an error document is read: the error
+// names the real cause (not an XML syntax error from the part that was
+// read), and the HTTP status still classifies it.
+func TestABrokenErrorBodyKeepsItsCause(t *testing.T) {
+	srv := ststest.New(t)
+	srv.FailNext(ststest.Fault{Code: ststest.CodeAccessDenied})
+	c := &chain.Chain{Source: chain.WebIdentity{TokenFile: writeToken(t, t.TempDir(), "jwt")}, Roles: []string{webRole},
+		SessionName: "s1", Region: "us-east-1", Endpoint: srv.URL,
+		HTTPClient: &http.Client{Transport: cutErrorBodies{&net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}}}}
+	_, err := c.Retrieve(context.Background())
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("err = %v, want the connection reset as its cause", err)
+	}
+	if got := chain.Classify(err); got != chain.ReasonAccessDenied {
+		t.Errorf("Classify(%v) = %q, want access_denied (HTTP 403)", err, got)
 	}
 }

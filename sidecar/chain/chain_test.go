@@ -237,18 +237,6 @@ func TestRegionalEndpointPerPartition(t *testing.T) {
 	}
 }
 
-func TestPartitionHelpers(t *testing.T) {
-	if p := chain.PartitionOfARN("arn:aws-cn:iam::123456789012:role/x"); p != chain.PartitionChina {
-		t.Errorf("PartitionOfARN = %q", p)
-	}
-	if r := chain.DefaultRegion(chain.PartitionOfARN("arn:aws-us-gov:iam::123456789012:role/x")); r != "us-gov-west-1" {
-		t.Errorf("DefaultRegion(gov) = %q", r)
-	}
-	if p := chain.PartitionOfRegion("cn-northwest-1"); p != chain.PartitionChina {
-		t.Errorf("PartitionOfRegion = %q", p)
-	}
-}
-
 func TestCredentialsFormattingRedactsSecrets(t *testing.T) {
 	c := chain.Credentials{AccessKeyID: "ASIAKEY", SecretAccessKey: "SECRET", SessionToken: "TOKEN", Expiration: time.Unix(0, 0)}
 	for _, s := range []string{c.String(), c.GoString(), c.LogValue().String()} {

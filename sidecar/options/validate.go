@@ -34,7 +34,7 @@ func validProfileName(s string) bool { return len(s) <= 64 && profileName.MatchS
 func validTagValue(s string) bool    { return len(s) <= 256 && tagValue.MatchString(s) }
 func validRoleARN(s string) bool     { return len(s) <= 2048 && roleARN.MatchString(s) }
 
-var knownPartitions = []string{chain.PartitionAWS, chain.PartitionChina, chain.PartitionGov}
+var knownPartitions = []string{profile.PartitionAWS, profile.PartitionChina, profile.PartitionGov}
 
 // Session tag keys set with SessionTags.
 const (
@@ -283,14 +283,14 @@ func (c *Config) validateProfile(i int, out *profile.Profile, p profile.Profile,
 	}
 
 	if p.Region == "" {
-		p.Region = chain.DefaultRegion(partition)
+		p.Region = profile.DefaultRegion(partition)
 		if p.Region == "" && custom {
 			p.Region = "us-east-1" // signing region for an STS-compatible service
 		}
 	} else if !regionRE.MatchString(p.Region) {
 		bad("region", "%q is not an AWS region such as eu-west-1", p.Region)
-	} else if partition != "" && !custom && chain.PartitionOfRegion(p.Region) != partition {
-		bad("region", "%s is in partition %s but the roles are in %s", p.Region, chain.PartitionOfRegion(p.Region), partition)
+	} else if partition != "" && !custom && profile.PartitionOfRegion(p.Region) != partition {
+		bad("region", "%s is in partition %s but the roles are in %s", p.Region, profile.PartitionOfRegion(p.Region), partition)
 	}
 
 	assumeRoleHops := len(roles)

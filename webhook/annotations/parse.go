@@ -373,7 +373,7 @@ func (p *parser) profile(name, suffix string, g, inherit map[string]string) prof
 		}
 	}
 	if pr.Region != "" && pr.STSEndpoint == "" && len(chain) > 0 {
-		if want := regionPartition(pr.Region); want != awsARNs.partition(pr.Target()) {
+		if want := profile.PartitionOfRegion(pr.Region); want != awsARNs.partition(pr.Target()) {
 			p.warn("%s: region %q belongs to partition %q but profile %q's roles are in %q", key(Region), pr.Region, want, name, awsARNs.partition(pr.Target()))
 		}
 	}
@@ -433,16 +433,6 @@ func (r arnRules) partition(arn string) string {
 		return m[1]
 	}
 	return ""
-}
-
-func regionPartition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
 }
 
 // seconds parses whole seconds or a Go duration and checks [min, max].

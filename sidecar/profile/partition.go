@@ -1,22 +1,14 @@
-package chain
+package profile
 
 import "strings"
 
-// Partitions rolechain knows the STS endpoints of.
+// Partitions whose STS endpoints and regions rolechain knows. The webhook
+// and the sidecar both check that a chain's roles and its region agree.
 const (
 	PartitionAWS   = "aws"
 	PartitionChina = "aws-cn"
 	PartitionGov   = "aws-us-gov"
 )
-
-// PartitionOfARN returns the partition field of an ARN ("" if malformed).
-func PartitionOfARN(arn string) string {
-	parts := strings.SplitN(arn, ":", 3)
-	if len(parts) < 3 || parts[0] != "arn" {
-		return ""
-	}
-	return parts[1]
-}
 
 // PartitionOfRegion returns the partition a region belongs to.
 func PartitionOfRegion(region string) string {

@@ -92,7 +92,9 @@ func Classify(err error) Reason {
 	}
 	// A connection that fails or is cut while the body is read surfaces
 	// inside the SDK's DeserializationError: it is the network's fault, not
-	// the peer's bytes, and worth retrying.
+	// the peer's bytes, and worth retrying. (A reset can read as net.ErrClosed,
+	// "use of closed network connection"; the SDK's retryer treats the two
+	// alike, aws-sdk-go-v2 #2737.)
 	var oe *net.OpError
 	if errors.As(err, &oe) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return ReasonNetwork

@@ -48,9 +48,10 @@ func Run(env Env) RunFunc {
 // of minutes apart, and an idle pooled connection would only wake the
 // process when the server closes it. Measured against radosgw with four
 // --once runs in parallel: without keep-alive 3 of 600 runs needed a retry
-// (a 200 body cut by "use of closed network connection"); with keep-alive
-// and a 5 s idle timeout 230 of 1200 did, at the reused second hop, and 6
-// failed all three tries.
+// (a 200 body cut by "use of closed network connection", which is how Go
+// reports a TCP reset read asynchronously: aws-sdk-go-v2 #2737); with
+// keep-alive and a 5 s idle timeout 230 of 1200 did, at the reused second
+// hop, and 6 failed all three tries.
 func stsHTTPClient() *awshttp.BuildableClient {
 	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 		t.DisableKeepAlives = true

@@ -22,6 +22,7 @@ package ststest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -113,6 +114,11 @@ type Fault struct {
 	// Body, when set, is sent verbatim (a malformed or truncated response),
 	// with Status (default 200).
 	Body string
+	// Echo appends the request to the error message of Code: its form
+	// body (with the web-identity token) and the signing headers (access
+	// key ID, session token). Real STS does not; some compatible peers echo
+	// what they could not process.
+	Echo bool
 }
 
 // Rule picks a fault for a request; nil means answer normally.
@@ -295,6 +301,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if fault != nil && (fault.Code != "" || fault.Status != 0 || fault.Body != "") {
 		c.Status, c.ErrorCode = faultOutcome(*fault)
 		s.record(c)
+		if fault.Echo {
+			fault.Message = fmt.Sprintf("%s; request was: %s (Authorization: %s, X-Amz-Security-Token: %s)",
+				cmp.Or(fault.Message, defaultMessage(c.ErrorCode)), body, r.Header.Get("Authorization"), r.Header.Get("X-Amz-Security-Token"))
+		}
 		sendFault(w, *fault)
 		return
 	}

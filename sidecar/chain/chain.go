@@ -25,6 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go/middleware"
+
+	"github.com/rolechain/rolechain/sidecar/redact"
 )
 
 // Credentials are temporary AWS credentials. Their String, GoString and
@@ -150,7 +152,7 @@ func (c *Chain) Retrieve(ctx context.Context) (Credentials, error) {
 			}
 		case AWSProvider:
 			if i == 0 {
-				prev = src.Provider
+				prev = heldProvider{src.Provider}
 			}
 			creds, err = c.assumeRole(ctx, prev, role, i == 0)
 		case Static:
@@ -166,6 +168,7 @@ func (c *Chain) Retrieve(ctx context.Context) (Credentials, error) {
 		if err != nil {
 			return Credentials{}, &HopError{Hop: i + 1, Hops: len(c.Roles), Role: role, Err: err}
 		}
+		holdCredentials(hopOwner{c, i}, creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)
 		prev = staticProvider(creds)
 	}
 	return creds, nil
@@ -201,6 +204,7 @@ func (c *Chain) webIdentity(ctx context.Context, tokenFile, role string) (Creden
 	if token == "" {
 		return Credentials{}, &TokenFileError{Err: fmt.Errorf("%s is empty", tokenFile)}
 	}
+	redact.Default.Hold(tokenOwner(tokenFile), redact.WebIdentityToken, token)
 	in := &sts.AssumeRoleWithWebIdentityInput{
 		RoleArn:          aws.String(role),
 		RoleSessionName:  aws.String(c.SessionName),
@@ -330,6 +334,38 @@ func staticProvider(c Credentials) aws.CredentialsProvider {
 	})
 }
 
+// Owners of the secrets a Chain registers with redact.Default: every
+// secret it reads or receives stays registered until the same owner holds
+// a newer one, so an error that echoes it (now or at the next attempt) is
+// scrubbed wherever it is logged or printed.
+type (
+	tokenOwner  string // the token file
+	staticOwner string // the static credentials directory
+	hopOwner    struct {
+		c   *Chain
+		hop int
+	}
+	providerOwner struct{} // an SDK provider: one per process, and its value may not be comparable
+)
+
+func holdCredentials(owner any, akid, secret, token string) {
+	redact.Default.Hold(owner, redact.AccessKeyID, akid)
+	redact.Default.Hold(owner, redact.SecretAccessKey, secret)
+	redact.Default.Hold(owner, redact.SessionToken, token)
+}
+
+// heldProvider registers the credentials an SDK provider (the default
+// chain) hands out before they sign the first hop.
+type heldProvider struct{ p aws.CredentialsProvider }
+
+func (h heldProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	c, err := h.p.Retrieve(ctx)
+	if err == nil {
+		holdCredentials(providerOwner{}, c.AccessKeyID, c.SecretAccessKey, c.SessionToken)
+	}
+	return c, err
+}
+
 func readStatic(dir string) (aws.CredentialsProvider, error) {
 	read := func(name string, optional bool) (string, error) {
 		b, err := os.ReadFile(dir + "/" + name)
@@ -356,6 +392,7 @@ func readStatic(dir string) (aws.CredentialsProvider, error) {
 	if akid == "" || secret == "" {
 		return nil, fmt.Errorf("reading static credentials: %s or %s in %s is empty", StaticAccessKeyIDFile, StaticSecretAccessKeyFile, dir)
 	}
+	holdCredentials(staticOwner(dir), akid, secret, token)
 	return aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret, SessionToken: token, Source: "rolechain-static"}, nil
 	}), nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rolechain/rolechain/internal/ststest"
 	"github.com/rolechain/rolechain/sidecar/chain"
+	"github.com/rolechain/rolechain/sidecar/redact"
 )
 
 const (
@@ -319,5 +320,60 @@ func TestOnlyPassingFailuresAreTransient(t *testing.T) {
 		if got, want := r.Transient(), slices.Contains(transient, r); got != want {
 			t.Errorf("%s.Transient() = %v, want %v", r, got, want)
 		}
+	}
+}
+
+// A peer that echoes the request in its error message hands back the
+// web-identity token (hop 1) and the previous hop's access key and session
+// token (hop 2, in the signing headers). The Chain registers every secret
+// it holds, so the error text that the sidecar logs or prints is scrubbed.
+func TestSecretsEchoedByAPeerAreScrubbedFromTheError(t *testing.T) {
+	const token = "eyJhbGciOiJSUzI1NiJ9.echoed-web-identity-token.sig"
+	for _, tc := range []struct {
+		name  string
+		fault func(srv *ststest.Server)
+	}{
+		{"hop 1 echoes the token", func(srv *ststest.Server) {
+			srv.FailNext(ststest.Fault{Code: ststest.CodeInvalidIdentityToken, Echo: true})
+		}},
+		{"hop 2 echoes the signing keys", func(srv *ststest.Server) {
+			srv.FailWhen(func(c ststest.Call) *ststest.Fault {
+				if c.Action == ststest.ActionAssumeRole {
+					return &ststest.Fault{Code: ststest.CodeAccessDenied, Echo: true}
+				}
+				return nil
+			})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := ststest.New(t)
+			tc.fault(srv)
+			c := &chain.Chain{Source: chain.WebIdentity{TokenFile: writeToken(t, t.TempDir(), token)}, Roles: []string{webRole, targetRole},
+				SessionName: "ns.pod", Region: "us-east-1", Endpoint: srv.URL}
+			_, err := c.Retrieve(context.Background())
+			if err == nil {
+				t.Fatal("Retrieve succeeded")
+			}
+			secrets := []string{token}
+			for _, cr := range srv.Issued() {
+				secrets = append(secrets, cr.AccessKeyID, cr.SecretAccessKey, cr.SessionToken)
+			}
+			echoed := 0
+			scrubbed := redact.Default.String(err.Error())
+			for _, s := range secrets {
+				if strings.Contains(err.Error(), s) {
+					echoed++
+				}
+				if strings.Contains(scrubbed, s) {
+					t.Errorf("scrubbed error holds a secret: %s", scrubbed)
+				}
+			}
+			if echoed == 0 {
+				t.Fatalf("the peer echoed no secret; the test proves nothing: %v", err)
+			}
+			if !strings.Contains(scrubbed, "[redacted ") || chain.Classify(err) == chain.ReasonOther {
+				t.Errorf("scrubbed error %q (reason %s)", scrubbed, chain.Classify(err))
+			}
+		})
 	}
 }

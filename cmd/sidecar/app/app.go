@@ -20,6 +20,7 @@ import (
 	"github.com/rolechain/rolechain/sidecar/options"
 	"github.com/rolechain/rolechain/sidecar/output"
 	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/sidecar/redact"
 )
 
 // Exit codes.
@@ -113,7 +114,9 @@ func NewCommand(env Env, run RunFunc) *cobra.Command {
 			if w == nil {
 				w = env.Stderr
 			}
-			log = slog.New(slog.NewJSONHandler(w, nil))
+			// Every log line passes the scrubber: no secret the process
+			// holds reaches the log, whoever put it into the message.
+			log = slog.New(redact.Default.Handler(slog.NewJSONHandler(w, nil)))
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -157,7 +160,7 @@ func Execute(ctx context.Context, args []string, env Env, run RunFunc) int {
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		code = ExitUsage
 	}
-	for _, line := range strings.Split(err.Error(), "\n") {
+	for _, line := range strings.Split(redact.Default.String(err.Error()), "\n") {
 		fmt.Fprintf(env.Stderr, "rolechain-sidecar: %s\n", line)
 	}
 	return code

@@ -243,8 +243,11 @@ func TestSidecarEndToEndLeaksNoSecretToLogsOrMetrics(t *testing.T) {
 	srv := ststest.New(t)
 	var mu sync.Mutex
 	failed := map[string]bool{}
+	// The peer echoes the request in two of the errors: the token (hop 1)
+	// and the signing keys of hop 1 (hop 2).
 	firstFault := map[string]ststest.Fault{
-		targetRole: {Code: ststest.CodeAccessDenied},
+		webRole:    {Code: ststest.CodeInvalidIdentityToken, Echo: true},
+		targetRole: {Code: ststest.CodeAccessDenied, Echo: true},
 		otherRole:  {Body: "<AssumeRoleWithWebIdentityResponse><Credentials><SecretAccessKey>leak-me-secret</SecretAccessKey>"},
 	}
 	srv.FailWhen(func(c ststest.Call) *ststest.Fault {
@@ -326,6 +329,7 @@ func TestSidecarEndToEndLeaksNoSecretToLogsOrMetrics(t *testing.T) {
 	metricsText, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{
+		`rolechain_sidecar_refreshes_total{profile="default",reason="invalid_identity_token",result="failure"} 1`,
 		`rolechain_sidecar_refreshes_total{profile="default",reason="access_denied",result="failure"} 1`,
 		`rolechain_sidecar_refreshes_total{profile="other",reason="malformed_response",result="failure"} 1`,
 		`rolechain_sidecar_refreshes_total{profile="default",reason="",result="success"} 1`,
@@ -336,7 +340,7 @@ func TestSidecarEndToEndLeaksNoSecretToLogsOrMetrics(t *testing.T) {
 		}
 	}
 	logText := logs.String()
-	for _, want := range []string{`"reason":"access_denied"`, `"reason":"malformed_response"`, `"msg":"credentials refreshed"`} {
+	for _, want := range []string{`"reason":"invalid_identity_token"`, `"reason":"access_denied"`, `"reason":"malformed_response"`, `"msg":"credentials refreshed"`, "[redacted web-identity token]", "[redacted session token]"} {
 		if !strings.Contains(logText, want) {
 			t.Errorf("logs lack %s", want)
 		}
@@ -540,5 +544,45 @@ func TestExitWhenReadyWithOnceIsAUsageError(t *testing.T) {
 	r := execute(context.Background(), []string{"--once", "--exit-when-ready", "--web-identity-role-arn", webRole}, nil, io.Discard)
 	if r.code != app.ExitUsage || !strings.Contains(r.stderr, "--exit-when-ready: cannot be combined with --once") {
 		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
+	}
+}
+
+// --once prints failures on stderr (each retry, then the final error): a
+// peer that echoes the request must not get the token or the first hop's
+// keys printed there.
+func TestOnceNeverPrintsASecretAPeerEchoes(t *testing.T) {
+	for _, action := range []string{ststest.ActionAssumeRoleWithWebIdentity, ststest.ActionAssumeRole} {
+		t.Run(action, func(t *testing.T) {
+			srv := ststest.New(t)
+			srv.FailWhen(func(c ststest.Call) *ststest.Fault {
+				if c.Action == action {
+					return &ststest.Fault{Code: ststest.CodeThrottling, Echo: true}
+				}
+				return nil
+			})
+			var stdout, stderr bytes.Buffer
+			env := app.Env{
+				Lookup: func(string) (string, bool) { return "", false },
+				Stdout: &stdout, Stderr: &stderr, Now: time.Now, Log: io.Discard,
+				Sleep: func(context.Context, time.Duration) error { return nil },
+			}
+			code := app.Execute(context.Background(), []string{"--once", "--token-file", tokenFile(t), "--web-identity-role-arn", webRole,
+				"--role-arn", targetRole, "--sts-endpoint", srv.URL}, env, app.Run(env))
+			if code != app.ExitFailure || strings.Count(stderr.String(), "\n") != 3 || !strings.Contains(stderr.String(), "throttling") {
+				t.Fatalf("exit %d, stderr:\n%s\nwant two retry lines and the final error", code, stderr.String())
+			}
+			secrets := []string{jwt}
+			for _, c := range srv.Issued() {
+				secrets = append(secrets, c.AccessKeyID, c.SecretAccessKey, c.SessionToken)
+			}
+			for _, s := range secrets {
+				if strings.Contains(stderr.String(), s) {
+					t.Errorf("stderr holds secret %q:\n%s", s, stderr.String())
+				}
+			}
+			if !strings.Contains(stderr.String(), "[redacted ") {
+				t.Errorf("nothing was redacted; did the peer echo? stderr:\n%s", stderr.String())
+			}
+		})
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/rolechain/rolechain/sidecar/options"
 	"github.com/rolechain/rolechain/sidecar/output"
 	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/sidecar/redact"
 	"github.com/rolechain/rolechain/sidecar/refresh"
 )
 
@@ -147,7 +148,7 @@ func retrieveOnce(ctx context.Context, env Env, name string, c *chain.Chain) (ch
 			return chain.Credentials{}, err
 		}
 		wait := refresh.Backoff(attempt, rand.Float64())
-		fmt.Fprintf(env.Stderr, "rolechain-sidecar: attempt %d of %d failed, retrying in %s: %v\n", attempt, onceAttempts, wait.Round(time.Millisecond), err)
+		fmt.Fprintf(redact.Default.Writer(env.Stderr), "rolechain-sidecar: attempt %d of %d failed, retrying in %s: %v\n", attempt, onceAttempts, wait.Round(time.Millisecond), err)
 		if serr := sleep(ctx, wait); serr != nil {
 			return chain.Credentials{}, err
 		}
@@ -262,6 +263,7 @@ func runLoops(ctx context.Context, cfg *options.Config, profiles []profile.Profi
 		if err != nil {
 			return err
 		}
+		redact.Default.Hold(profile.EndpointTokenFileName, redact.EndpointToken, token)
 		// Written before the server listens, so a client never reads an
 		// old token for a live server.
 		if err := output.WriteFileAtomic(filepath.Join(cfg.OutputDir, profile.EndpointTokenFileName), []byte(token), cfg.FilePerm(), cfg.FileGroup); err != nil {

@@ -586,3 +586,41 @@ func TestOnceNeverPrintsASecretAPeerEchoes(t *testing.T) {
 		})
 	}
 }
+
+// With the endpoint's port taken, the sidecar fails before it writes
+// anything: no config and no fresh endpoint-token for a server that never
+// starts (an app would read a token nobody checks).
+func TestPortTakenFailsBeforeAnyFileIsWritten(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	srv := ststest.New(t)
+	dir := t.TempDir()
+	r := runGuarded(t, context.Background(), []string{"--web-identity-role-arn", webRole, "--token-file", tokenFile(t), "--sts-endpoint", srv.URL,
+		"--output-dir", dir, "--credentials-endpoint-port", strconv.Itoa(taken.Addr().(*net.TCPAddr).Port)}, nil, io.Discard)
+	if r.code != app.ExitFailure || !strings.Contains(r.stderr, "--credentials-endpoint-port") || !strings.Contains(r.stderr, "address already in use") {
+		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("files written for a sidecar that did not start: %v", entries)
+	}
+	if n := len(srv.Calls()); n != 0 {
+		t.Errorf("%d STS calls for a sidecar that did not start", n)
+	}
+}
+
+// An output directory the sidecar cannot write is a bad --output-dir,
+// and the error says so.
+func TestUnwritableOutputDirNamesTheFlag(t *testing.T) {
+	dir := t.TempDir()
+	// rename(2) cannot replace a non-empty directory, even as root.
+	if err := os.MkdirAll(filepath.Join(dir, "config", "child"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := runGuarded(t, context.Background(), []string{"--web-identity-role-arn", webRole, "--token-file", tokenFile(t), "--output-dir", dir}, nil, io.Discard)
+	if r.code != app.ExitFailure || !strings.HasPrefix(r.stderr, "rolechain-sidecar: --output-dir: ") {
+		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
+	}
+}

@@ -105,11 +105,6 @@ func NewCommand(env Env, run RunFunc) *cobra.Command {
 			if err := cfg.ApplyEnv(cmd.Flags(), env.Lookup); err != nil {
 				return usageError{err}
 			}
-			ps, err := cfg.Validate()
-			if err != nil {
-				return usageError{err}
-			}
-			profiles = ps
 			w := env.Log
 			if w == nil {
 				w = env.Stderr
@@ -117,6 +112,16 @@ func NewCommand(env Env, run RunFunc) *cobra.Command {
 			// Every log line passes the scrubber: no secret the process
 			// holds reaches the log, whoever put it into the message.
 			log = slog.New(redact.Default.Handler(slog.NewJSONHandler(w, nil)))
+			return nil
+		},
+		// The whole configuration is validated for the main command only:
+		// the probe reads files and checks what it needs itself.
+		PreRunE: func(*cobra.Command, []string) error {
+			ps, err := cfg.Validate()
+			if err != nil {
+				return usageError{err}
+			}
+			profiles = ps
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -134,12 +139,13 @@ func NewCommand(env Env, run RunFunc) *cobra.Command {
 		Short: "Exit 0 only if every profile's credentials exist in --output-dir and are unexpired (startup/readiness probe)",
 		Long: `probe reads <output-dir>/<profile>.json of every configured profile and exits 0
 only if all exist and are unexpired, else 1 with one line per profile that is not.
-It reads the same flags and environment as the main command.`,
+It reads the same flags and environment as the main command, but needs only
+--output-dir and the profile names (--profile or --profiles).`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			names := make([]string, len(profiles))
-			for i, p := range profiles {
-				names[i] = p.Name
+			names, err := cfg.ValidateProbe()
+			if err != nil {
+				return usageError{err}
 			}
 			return output.Check(cfg.OutputDir, names, env.Now())
 		},

@@ -220,9 +220,11 @@ func TestOnceWithStaticKeysFromASecret(t *testing.T) {
 	}
 }
 
+// The probe reads files: it needs the output directory, not the chain's
+// flags.
 func TestProbeFailsUntilCredentialsExist(t *testing.T) {
 	dir := t.TempDir()
-	vars := map[string]string{profile.EnvOutputDir: dir, "ROLECHAIN_WEB_IDENTITY_ROLE_ARN": webRole}
+	vars := map[string]string{profile.EnvOutputDir: dir}
 	r := execute(context.Background(), []string{"probe"}, vars, io.Discard)
 	if r.code != app.ExitFailure || !strings.Contains(r.stderr, "profile default") {
 		t.Fatalf("probe on an empty dir: exit %d stderr %s", r.code, r.stderr)
@@ -622,5 +624,37 @@ func TestUnwritableOutputDirNamesTheFlag(t *testing.T) {
 	r := runGuarded(t, context.Background(), []string{"--web-identity-role-arn", webRole, "--token-file", tokenFile(t), "--output-dir", dir}, nil, io.Discard)
 	if r.code != app.ExitFailure || !strings.HasPrefix(r.stderr, "rolechain-sidecar: --output-dir: ") {
 		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
+	}
+}
+
+// A line break in a role ARN or garbage after the profiles JSON exits 2
+// with one line naming the flag, and no STS call is made.
+func TestHostileValuesExitTwoBeforeAnySTSCall(t *testing.T) {
+	srv := ststest.New(t)
+	evil := "arn:aws:iam::333333333333:role/evil"
+	profilesJSON := `[{"name":"default","webIdentityRoleARN":"` + webRole + `","stsEndpoint":"` + srv.URL + `"}]`
+	for _, tc := range []struct {
+		name string
+		args []string
+		vars map[string]string
+		want string
+	}{
+		{"line break in --role-arn", []string{"--web-identity-role-arn", webRole, "--role-arn", targetRole + "\n" + evil}, nil, `for "--role-arn" flag: `},
+		{"line break in ROLECHAIN_ROLE_ARN", []string{"--web-identity-role-arn", webRole}, map[string]string{"ROLECHAIN_ROLE_ARN": targetRole + "\n" + evil}, "--role-arn (from ROLECHAIN_ROLE_ARN): "},
+		{"garbage after ROLECHAIN_PROFILES", nil, map[string]string{profile.EnvProfiles: profilesJSON + "garbage"}, "--profiles (from ROLECHAIN_PROFILES): "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--once", "--token-file", tokenFile(t)}, tc.args...)
+			if tc.vars == nil || tc.vars[profile.EnvProfiles] == "" {
+				args = append(args, "--sts-endpoint", srv.URL)
+			}
+			r := execute(context.Background(), args, tc.vars, io.Discard)
+			if r.code != app.ExitUsage || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want 2 and one line containing %q", r.code, r.stderr, tc.want)
+			}
+			if n := len(srv.Calls()); n != 0 {
+				t.Fatalf("%d STS calls", n)
+			}
+		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -193,10 +194,34 @@ type TokenFileError struct{ Err error }
 func (e *TokenFileError) Error() string { return "reading web-identity token: " + e.Err.Error() }
 func (e *TokenFileError) Unwrap() error { return e.Err }
 
+// MaxWebIdentityTokenLength is the longest WebIdentityToken STS accepts
+// (AssumeRoleWithWebIdentity: 4 to 20,000 characters). A longer file is
+// refused before anything is sent: reading it whole and posting it on
+// every retry cost 212 MB of RSS for a 50 MB file, for a sure refusal.
+const MaxWebIdentityTokenLength = 20000
+
+// readToken reads at most MaxWebIdentityTokenLength bytes of path (tokens
+// are ASCII: a byte is a character), and fails if the file holds more.
+// Opening the path afresh follows the current ..data symlink, so a rotated
+// token is picked up.
+func readToken(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxWebIdentityTokenLength+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxWebIdentityTokenLength {
+		return nil, fmt.Errorf("%s holds more than %d bytes; STS accepts web-identity tokens of at most %d characters, so it was not sent", path, MaxWebIdentityTokenLength, MaxWebIdentityTokenLength)
+	}
+	return b, nil
+}
+
 func (c *Chain) webIdentity(ctx context.Context, tokenFile, role string) (Credentials, error) {
-	// os.ReadFile opens the path afresh, following the current ..data
-	// symlink, so a rotated token is picked up.
-	b, err := os.ReadFile(tokenFile)
+	b, err := readToken(tokenFile)
 	if err != nil {
 		return Credentials{}, &TokenFileError{Err: err}
 	}

@@ -377,3 +377,32 @@ func TestSecretsEchoedByAPeerAreScrubbedFromTheError(t *testing.T) {
 		})
 	}
 }
+
+// STS takes a WebIdentityToken of at most 20,000 characters: a longer file
+// is refused without a call (it used to be read whole and posted on every
+// retry), and the message gives the limit but not the token.
+func TestTokenOverTheSTSLimitIsRefusedWithoutACall(t *testing.T) {
+	srv := ststest.New(t)
+	retrieve := func(token string) error {
+		c := &chain.Chain{Source: chain.WebIdentity{TokenFile: writeToken(t, t.TempDir(), token)}, Roles: []string{webRole},
+			SessionName: "s1", Region: "us-east-1", Endpoint: srv.URL}
+		_, err := c.Retrieve(context.Background())
+		return err
+	}
+	if err := retrieve(strings.Repeat("a", chain.MaxWebIdentityTokenLength)); err != nil {
+		t.Fatalf("a token of exactly %d characters: %v", chain.MaxWebIdentityTokenLength, err)
+	}
+	if n := len(srv.Calls()); n != 1 {
+		t.Fatalf("%d STS calls, want 1", n)
+	}
+	err := retrieve(strings.Repeat("b", chain.MaxWebIdentityTokenLength+1))
+	if chain.Classify(err) != chain.ReasonTokenFile || !strings.Contains(err.Error(), "at most 20000 characters") {
+		t.Fatalf("a token of %d characters: %v (reason %s)", chain.MaxWebIdentityTokenLength+1, err, chain.Classify(err))
+	}
+	if strings.Contains(err.Error(), "bbbb") {
+		t.Fatalf("the error holds the token: %.200s", err)
+	}
+	if n := len(srv.Calls()); n != 1 {
+		t.Fatalf("%d STS calls after the oversized token, want still 1", n)
+	}
+}

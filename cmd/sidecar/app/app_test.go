@@ -658,3 +658,20 @@ func TestHostileValuesExitTwoBeforeAnySTSCall(t *testing.T) {
 		})
 	}
 }
+
+// A 50 MB token file (the probe's) is refused at once: one line, no STS
+// call, no retry (it will not pass by itself).
+func TestOnceRefusesAnOversizedTokenWithoutCallingSTS(t *testing.T) {
+	srv := ststest.New(t)
+	big := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(big, bytes.Repeat([]byte("a"), 50<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := execute(context.Background(), []string{"--once", "--token-file", big, "--web-identity-role-arn", webRole, "--sts-endpoint", srv.URL}, nil, io.Discard)
+	if r.code != app.ExitFailure || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "token_file") || !strings.Contains(r.stderr, "at most 20000 characters") {
+		t.Fatalf("exit %d stderr %.500q", r.code, r.stderr)
+	}
+	if n := len(srv.Calls()); n != 0 {
+		t.Fatalf("%d STS calls", n)
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go/middleware"
@@ -37,7 +38,17 @@ type Credentials struct {
 	AccessKeyID     string
 	SecretAccessKey string
 	SessionToken    string
-	Expiration      time.Time
+	// Expiration is when the credentials expire by our clock (Chain.Now):
+	// STS states it by its own clock, and ClockOffset is taken out, so that
+	// whoever compares it with this node's clock (the refresh schedule, an
+	// SDK reading the files or the endpoint) is right even when the clocks
+	// disagree.
+	Expiration time.Time
+	// ClockOffset is how far STS's clock was ahead of ours (negative:
+	// behind) when it issued the credentials, measured from the response's
+	// Date header; 0 when they agree within MinClockOffset or STS sent no
+	// Date.
+	ClockOffset time.Duration
 }
 
 // String redacts everything but the expiration.
@@ -247,7 +258,7 @@ func (c *Chain) webIdentity(ctx context.Context, tokenFile, role string) (Creden
 	if err != nil {
 		return Credentials{}, err
 	}
-	return fromSTS(out.Credentials)
+	return c.fromSTS(out.Credentials, out.ResultMetadata, start)
 }
 
 func (c *Chain) assumeRole(ctx context.Context, signer aws.CredentialsProvider, role string, first bool) (Credentials, error) {
@@ -274,7 +285,7 @@ func (c *Chain) assumeRole(ctx context.Context, signer aws.CredentialsProvider, 
 	if err != nil {
 		return Credentials{}, err
 	}
-	return fromSTS(out.Credentials)
+	return c.fromSTS(out.Credentials, out.ResultMetadata, start)
 }
 
 func (c *Chain) client(creds aws.CredentialsProvider) *sts.Client {
@@ -332,16 +343,47 @@ func (c *Chain) observe(op string, start time.Time, err error) {
 	}
 }
 
-func fromSTS(sc *ststypes.Credentials) (Credentials, error) {
+// fromSTS turns an STS response into Credentials whose Expiration is on
+// our clock (see Credentials.ClockOffset).
+func (c *Chain) fromSTS(sc *ststypes.Credentials, md middleware.Metadata, sent time.Time) (Credentials, error) {
 	if sc == nil || sc.AccessKeyId == nil || sc.SecretAccessKey == nil || sc.SessionToken == nil || sc.Expiration == nil {
 		return Credentials{}, &MalformedResponseError{What: "response has no complete Credentials element"}
 	}
+	offset := clockOffset(md, sent, c.now())
 	return Credentials{
 		AccessKeyID:     *sc.AccessKeyId,
 		SecretAccessKey: *sc.SecretAccessKey,
 		SessionToken:    *sc.SessionToken,
-		Expiration:      sc.Expiration.UTC(),
+		Expiration:      sc.Expiration.Add(-offset).UTC(),
+		ClockOffset:     offset,
 	}, nil
+}
+
+// MinClockOffset is the smallest difference between STS's clock and ours
+// that counts: below it, converting expirations would only add noise.
+const MinClockOffset = time.Second
+
+// clockOffset estimates how far STS's clock is ahead of ours (negative:
+// behind) from the Date header of a response (parsed by the SDK) to a
+// request sent at sent and answered at received, both on our clock. Date
+// has a resolution of one second, so STS's clock read between date and
+// date+1s when it answered, at some instant between sent and received:
+// every offset between date−received and date+1s−sent explains the
+// header. When that range excludes zero, its upper end is returned: the
+// one that puts the expiration earliest on our clock, so that credentials
+// are never taken to last longer than they do. It is 0 when the range
+// holds zero, when the offset is under MinClockOffset, and when the
+// response has no Date.
+func clockOffset(md middleware.Metadata, sent, received time.Time) time.Duration {
+	date, ok := awsmiddleware.GetServerTime(md)
+	if !ok || date.IsZero() {
+		return 0
+	}
+	lo, hi := date.Sub(received), date.Add(time.Second).Sub(sent)
+	if (lo <= 0 && hi >= 0) || (hi > -MinClockOffset && hi < MinClockOffset) {
+		return 0
+	}
+	return hi
 }
 
 // MalformedResponseError is a 200 response the SDK parsed but that lacks

@@ -406,3 +406,34 @@ func TestTokenOverTheSTSLimitIsRefusedWithoutACall(t *testing.T) {
 		t.Fatalf("%d STS calls after the oversized token, want still 1", n)
 	}
 }
+
+// STS states expirations by its clock. The Chain measures the offset
+// between that clock and its own from the response's Date header and
+// returns expirations on its own clock: one-hour credentials expire an hour
+// from now by our clock, whichever clock is wrong.
+func TestExpirationIsConvertedToOurClockByTheDateHeader(t *testing.T) {
+	for _, skew := range []time.Duration{2 * time.Hour, -2 * time.Hour, 0} {
+		t.Run(skew.String(), func(t *testing.T) {
+			srv := ststest.New(t)
+			srv.SetClock(func() time.Time { return time.Now().Add(skew) })
+			c := &chain.Chain{Source: chain.WebIdentity{TokenFile: writeToken(t, t.TempDir(), "jwt")}, Roles: []string{webRole, targetRole},
+				SessionName: "s1", Region: "us-east-1", Endpoint: srv.URL}
+			got, err := c.Retrieve(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			issued := srv.Issued()[1].Expiration
+			// The Date header's one-second resolution and the call's
+			// duration bound the measurement.
+			if d := got.ClockOffset - skew; d < -2*time.Second || d > 2*time.Second {
+				t.Errorf("ClockOffset %s, want about %s", got.ClockOffset, skew)
+			}
+			if !got.Expiration.Equal(issued.Add(-got.ClockOffset)) {
+				t.Errorf("Expiration %s, want STS's %s less the offset %s", got.Expiration, issued, got.ClockOffset)
+			}
+			if life := time.Until(got.Expiration); life < 58*time.Minute || life > time.Hour+2*time.Second {
+				t.Errorf("credentials expire in %s by our clock, want about 1h", life)
+			}
+		})
+	}
+}

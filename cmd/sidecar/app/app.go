@@ -61,8 +61,12 @@ for the first role and sts:AssumeRole for each further one, and writes the last
 role's credentials into --output-dir, refreshing them at about half their
 lifetime (never later than 5 minutes before expiry), or at least every
 --refresh-interval when that is set. When a refresh fails, the last good
-credentials stay until they expire; then they are removed, so files are
-always valid or absent.
+credentials stay until shortly before they expire (a tenth of their
+lifetime, at most 10 s); then they are removed, even while a refresh is
+still waiting for STS, so files are always valid or absent. Credentials
+that expire less than 10 s after they arrive are not written. Expirations
+are on this node's clock: when STS's Date header shows its clock differs,
+the difference is logged and taken out.
 
 With --exit-when-ready it does the same (retrying failures with backoff) but
 exits 0 as soon as every profile's files are written once: the one-shot init

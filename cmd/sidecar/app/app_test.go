@@ -324,19 +324,27 @@ func TestSidecarEndToEndLeaksNoSecretToLogsOrMetrics(t *testing.T) {
 		t.Fatalf("endpoint returned %v", body)
 	}
 
-	resp, err = http.Get("http://127.0.0.1:" + strconv.Itoa(metricsPort) + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metricsText, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{
+	// A loop records its outcome just after its files are written (which
+	// the probe saw): scrape until the last refresh is counted.
+	wantMetrics := []string{
 		`rolechain_sidecar_refreshes_total{profile="default",reason="invalid_identity_token",result="failure"} 1`,
 		`rolechain_sidecar_refreshes_total{profile="default",reason="access_denied",result="failure"} 1`,
 		`rolechain_sidecar_refreshes_total{profile="other",reason="malformed_response",result="failure"} 1`,
 		`rolechain_sidecar_refreshes_total{profile="default",reason="",result="success"} 1`,
 		`rolechain_sidecar_credentials_expiry_seconds{profile="other"}`,
-	} {
+	}
+	var metricsText []byte
+	waitFor(t, func() bool {
+		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(metricsPort) + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metricsText, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return strings.Contains(string(metricsText), `rolechain_sidecar_refreshes_total{profile="default",reason="",result="success"}`) &&
+			strings.Contains(string(metricsText), `rolechain_sidecar_refreshes_total{profile="other",reason="",result="success"}`)
+	})
+	for _, want := range wantMetrics {
 		if !strings.Contains(string(metricsText), want) {
 			t.Errorf("metrics lack %s", want)
 		}
@@ -673,5 +681,18 @@ func TestOnceRefusesAnOversizedTokenWithoutCallingSTS(t *testing.T) {
 	}
 	if n := len(srv.Calls()); n != 0 {
 		t.Fatalf("%d STS calls", n)
+	}
+}
+
+// --once does not print credentials that arrive expired.
+func TestOnceRefusesCredentialsThatArriveExpired(t *testing.T) {
+	srv := ststest.New(t)
+	srv.SetLifetime(-time.Minute)
+	r := execute(context.Background(), []string{"--once", "--token-file", tokenFile(t), "--web-identity-role-arn", webRole, "--sts-endpoint", srv.URL}, nil, io.Discard)
+	if r.code != app.ExitFailure || r.stdout != "" || !strings.Contains(r.stderr, "expires_too_soon") {
+		t.Fatalf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if n := len(srv.Calls()); n != 1 {
+		t.Fatalf("%d STS calls, want 1 (no retry)", n)
 	}
 }

@@ -141,6 +141,12 @@ func retrieveOnce(ctx context.Context, env Env, name string, c *chain.Chain) (ch
 	for attempt := 1; ; attempt++ {
 		creds, err := c.Retrieve(ctx)
 		if err == nil {
+			// As the refresh loop: never hand out what is (about to be)
+			// expired; retrying would not help.
+			if life := creds.Expiration.Sub(env.Now()); life < refresh.MinLifetime {
+				return chain.Credentials{}, fmt.Errorf("profile %s: %s: STS returned credentials that expire at %s, %s from now by this node's clock (at least %s needed)",
+					name, refresh.ReasonExpiresTooSoon, creds.Expiration.Format(time.RFC3339), life.Round(time.Second), refresh.MinLifetime)
+			}
 			return creds, nil
 		}
 		reason := chain.Classify(err)

@@ -5,12 +5,15 @@
 // slowly, or thousands of them at once, cost the sidecar a bounded number
 // of connections for a bounded time:
 //
+//   - a request with a body is answered 400 at once and its connection
+//     closed: both servers take GETs only, and Go's server would otherwise
+//     wait for the body to discard it before answering;
 //   - every phase of a connection has a deadline (ReadHeaderTimeout,
-//     ReadTimeout, WriteTimeout, IdleTimeout): without ReadTimeout, Go's
-//     server waits forever for a body it wants to discard after the
-//     handler, holding the connection, its buffers and its goroutine;
+//     ReadTimeout, WriteTimeout, IdleTimeout): without ReadTimeout, that
+//     wait was forever, holding the connection, its buffers and its
+//     goroutine;
 //   - request heads are capped at MaxHeaderBytes;
-//   - at most MaxConns connections are open (see Listener);
+//   - at most MaxConns() connections are open (see Listener);
 //   - the server's own error lines go into the JSON log, not to stderr.
 //
 // The requests served are tiny GETs from the same pod (the endpoint) or a
@@ -18,10 +21,12 @@
 package serve
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -36,22 +41,35 @@ const (
 	// header of 64 characters, a User-Agent) and far below Go's 1 MiB
 	// default.
 	MaxHeaderBytes = 8 << 10
-	// MaxConns caps the open connections of one server. A pod's SDK
-	// clients hold one or two each; 64 leaves the process well inside a
-	// descriptor limit as small as 128 (the refresh loops need a few for
-	// STS and the files) and bounds the memory of open connections to
-	// about 2 MB.
-	MaxConns = 64
+	// MaxConnsCeiling bounds MaxConns: 256 connections cost about 6 MB
+	// (the probe measured 25 KB per stalled connection), well inside the
+	// sidecar's 64Mi limit, and leave room for every SDK client a pod
+	// runs.
+	MaxConnsCeiling = 256
 )
+
+// MaxConns is the most connections one server keeps open: a quarter of
+// the descriptors the process may open (RLIMIT_NOFILE), so that the two
+// servers together leave half to the refresh loops (STS, the files), and
+// at most MaxConnsCeiling. Under the 128-descriptor limit the probe used,
+// that is 32.
+func MaxConns() int {
+	var r syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
+		return 32
+	}
+	return int(min(max(r.Cur/4, 8), MaxConnsCeiling))
+}
 
 // New returns a server for h, with the limits above, that will serve on
 // the returned listener (l capped at MaxConns): pass that one to Serve.
 // name tells the servers apart in log lines.
 func New(name string, l net.Listener, h http.Handler, log *slog.Logger) (*http.Server, net.Listener) {
 	log = log.With("server", name)
-	capped := Limit(l, MaxConns, log)
+	capped := Limit(l, MaxConns(), log)
 	return &http.Server{
-		Handler:           h,
+		Handler:           capped.guard(h),
+		ConnContext:       func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey{}, c) },
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		ReadTimeout:       ReadTimeout,
 		WriteTimeout:      WriteTimeout,
@@ -62,17 +80,49 @@ func New(name string, l net.Listener, h http.Handler, log *slog.Logger) (*http.S
 	}, capped
 }
 
+type connKey struct{}
+
+// guard answers a request that announces a body with 400 and closes its
+// connection at once. Go's server would otherwise wait for the body (up
+// to 256 KiB, until ReadTimeout): before it answers, unless the answer
+// says "Connection: close", and after, when it closes the request, unless
+// the connection's read deadline has passed. Any other request is a
+// well-formed one: its connection counts as one that sends requests from
+// now on, and h serves it.
+func (l *Listener) guard(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := r.Context().Value(connKey{}).(*conn)
+		if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+			w.Header().Set("Connection", "close")
+			http.Error(w, "requests with a body are not served here", http.StatusBadRequest)
+			if c != nil {
+				c.SetReadDeadline(time.Now())
+			}
+			return
+		}
+		if c != nil {
+			l.served(c)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // Listener caps the connections a server keeps open. When one more
-// arrives at the cap, it closes one already open instead of making the
-// newcomer wait: an idle keep-alive connection first (its client simply
-// reconnects), then one that has not sent a request yet, then one in the
-// middle of a request; the oldest of its kind. A limit that queues new
-// connections (netutil.LimitListener) would let a few stalled clients
-// hold every slot until their deadlines, and the clients queued behind
-// them would time out; this one keeps serving clients that send their
-// request at once, whatever the others do.
+// arrives at the cap, it closes one already open rather than make the
+// newcomer wait: among the connections that have not sent a well-formed
+// request yet (one that sends nothing, a request head that never ends),
+// the one that has gone longest without progress; only when every
+// connection has sent one, the least recently used of those (an idle
+// keep-alive connection, whose client reconnects). So a client that sends
+// its request at once is served, and a keep-alive client keeps its
+// connection, while others flood the server with connections that never
+// complete a request. A limit that queues new connections instead
+// (netutil.LimitListener) lets such connections hold every slot until
+// their deadlines, and the clients queued behind them time out.
 //
-// The server must report connection states to ConnState.
+// The server must report connection states to ConnState (each change
+// counts as progress, and a return to idle as a completed request); New
+// also has its handler mark well-formed requests as they arrive.
 type Listener struct {
 	net.Listener
 	max int
@@ -93,9 +143,10 @@ func Limit(l net.Listener, max int, log *slog.Logger) *Listener {
 
 type conn struct {
 	net.Conn
-	l     *Listener
-	state http.ConnState // guarded by l.mu
-	since uint64         // guarded by l.mu
+	l      *Listener
+	state  http.ConnState // guarded by l.mu
+	since  uint64         // l.seq at the last change of state; guarded by l.mu
+	served bool           // a well-formed request came; guarded by l.mu
 }
 
 // Accept returns the next connection, closing another first when max are
@@ -131,14 +182,12 @@ func (l *Listener) Accept() (net.Conn, error) {
 	return c, nil
 }
 
-// evictionOrder ranks states: the lowest is closed first.
-var evictionOrder = map[http.ConnState]int{http.StateIdle: 0, http.StateNew: 1, http.StateActive: 2}
-
+// victimLocked returns the connection to close: one that has not
+// completed a request before one that has, then the oldest progress.
 func (l *Listener) victimLocked() *conn {
 	var v *conn
 	for c := range l.conns {
-		if v == nil || evictionOrder[c.state] < evictionOrder[v.state] ||
-			(evictionOrder[c.state] == evictionOrder[v.state] && c.since < v.since) {
+		if v == nil || (!c.served && v.served) || (c.served == v.served && c.since < v.since) {
 			v = c
 		}
 	}
@@ -160,8 +209,22 @@ func (l *Listener) ConnState(nc net.Conn, s http.ConnState) {
 		delete(l.conns, c)
 		return
 	}
+	if s == http.StateIdle {
+		c.served = true
+	}
 	l.seq++
 	c.state, c.since = s, l.seq
+}
+
+// served records that c sent a well-formed request.
+func (l *Listener) served(c *conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, open := l.conns[c]; open {
+		c.served = true
+		l.seq++
+		c.since = l.seq
+	}
 }
 
 // Open returns the number of connections open.

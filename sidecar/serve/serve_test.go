@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -94,8 +95,8 @@ func TestServerErrorsGoToTheJSONLog(t *testing.T) {
 	}
 }
 
-// A client that sends a request's head announcing a body and never sends
-// the body is closed after ReadTimeout; so is one that sends nothing.
+// A client that never finishes its request's head is closed after
+// ReadHeaderTimeout; so is one that sends nothing.
 func TestStalledConnectionsAreClosed(t *testing.T) {
 	addr, l := start(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}), io.Discard)
 	head, err := net.Dial("tcp", addr)
@@ -103,13 +104,13 @@ func TestStalledConnectionsAreClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer head.Close()
-	io.WriteString(head, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+	io.WriteString(head, "GET / HTTP/1.1\r\nHost: x\r\n")
 	silent, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer silent.Close()
-	for name, c := range map[string]net.Conn{"head without body": head, "nothing sent": silent} {
+	for name, c := range map[string]net.Conn{"unfinished head": head, "nothing sent": silent} {
 		if !closedByServer(c) {
 			t.Errorf("%s: the server kept the connection open", name)
 		}
@@ -117,9 +118,11 @@ func TestStalledConnectionsAreClosed(t *testing.T) {
 	waitFor(t, "no connection left open", func() bool { return l.Open() == 0 })
 }
 
-// At the cap, a new connection closes an idle keep-alive one first, then
-// one that has sent nothing, then one stalled in a request, and is served.
-func TestAtTheCapTheLeastUsefulConnectionIsClosed(t *testing.T) {
+// At the cap, a new connection closes one that has not completed a
+// request (the one longest without progress) before one that has; among
+// those that have, the least recently used. A new request on a keep-alive
+// connection moves it to the back.
+func TestAtTheCapTheConnectionLongestWithoutProgressIsClosed(t *testing.T) {
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -146,41 +149,78 @@ func TestAtTheCapTheLeastUsefulConnectionIsClosed(t *testing.T) {
 		}
 		return resp.Body.Close()
 	}
+	idleCount := func(n int) func() bool { return func() bool { return l.states()[http.StateIdle] == n } }
 
-	idle := dial()
-	if err := get(idle); err != nil {
+	silent := dial() // never sends anything
+	waitFor(t, "a new connection", func() bool { return l.states()[http.StateNew] == 1 })
+	stalled := dial() // a request's head, never its body
+	io.WriteString(stalled, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+	waitFor(t, "an active connection", func() bool { return l.states()[http.StateActive] == 1 })
+	keepAlive := dial()
+	if err := get(keepAlive); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "an idle connection", func() bool { return l.states()[http.StateIdle] == 1 })
-	silent := dial()
-	waitFor(t, "a new connection", func() bool { return l.states()[http.StateNew] == 1 })
-	stall := func(c net.Conn) net.Conn {
-		io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
-		return c
-	}
-	stalled := stall(dial())
-	waitFor(t, "an active connection", func() bool { return l.states()[http.StateActive] == 1 })
+	waitFor(t, "an idle connection", idleCount(1))
 
-	for _, victim := range []struct {
-		name string
-		c    net.Conn
-	}{{"the idle connection", idle}, {"the connection that sent nothing", silent}, {"the stalled request", stalled}} {
-		c := dial()
-		if err := get(c); err != nil {
-			t.Fatalf("a new client at the cap was not served: %v", err)
-		}
-		if !closedByServer(victim.c) {
-			t.Fatalf("%s was not closed to make room", victim.name)
-		}
-		if n := l.Open(); n > 3 {
-			t.Fatalf("%d connections open, cap 3", n)
-		}
-		// The newcomer leaves; a newer stalled request (closed last of
-		// all) fills its slot, so the next round starts at the cap with
-		// the remaining originals still first in line.
-		c.Close()
-		waitFor(t, "the newcomer gone", func() bool { return l.Open() == 2 })
-		stall(dial())
-		waitFor(t, "the cap reached again", func() bool { return l.states()[http.StateActive] >= 2 && l.Open() == 3 })
+	// The silent connection has made no progress for the longest.
+	first := dial()
+	if err := get(first); err != nil {
+		t.Fatalf("a new client at the cap was not served: %v", err)
 	}
+	if !closedByServer(silent) {
+		t.Fatal("the connection that sent nothing was not closed to make room")
+	}
+	waitFor(t, "two idle connections", idleCount(2))
+	// The stalled request has completed nothing: it goes before the
+	// idle connections, even after they make progress.
+	if err := get(keepAlive); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "two idle connections", idleCount(2))
+	second := dial()
+	if err := get(second); err != nil {
+		t.Fatalf("a new client at the cap was not served: %v", err)
+	}
+	if !closedByServer(stalled) {
+		t.Fatal("the stalled request was not closed to make room")
+	}
+	waitFor(t, "three idle connections", idleCount(3))
+	// Now the first newcomer, idle since its request, goes before the
+	// keep-alive client that made progress after it.
+	third := dial()
+	if err := get(third); err != nil {
+		t.Fatalf("a new client at the cap was not served: %v", err)
+	}
+	if !closedByServer(first) {
+		t.Fatal("the least recently used idle connection was not closed to make room")
+	}
+	if err := get(keepAlive); err != nil {
+		t.Fatalf("the recently used keep-alive connection was closed: %v", err)
+	}
+	if n := l.Open(); n > 3 {
+		t.Fatalf("%d connections open, cap 3", n)
+	}
+}
+
+// A request with a body is answered 400 at once and its connection
+// closed: without that, Go's server waits for the body to discard it
+// before answering, until ReadTimeout.
+func TestARequestWithABodyIsRefusedAtOnce(t *testing.T) {
+	var served atomic.Bool
+	addr, l := start(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { served.Store(true) }), io.Discard)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer to a request whose body never comes: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !resp.Close || served.Load() {
+		t.Fatalf("status %d, close %v, handler called %v; want 400, close, not called", resp.StatusCode, resp.Close, served.Load())
+	}
+	waitFor(t, "the connection closed", func() bool { return l.Open() == 0 })
 }

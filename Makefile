@@ -65,10 +65,11 @@ bin/helm:
 k8s-binaries:
 	bash test/tools/build.sh
 
-## bench: benchmarks of the admission and refresh paths
+## bench: benchmarks of the admission and refresh paths, the idle sidecar, its endpoint under 200 clients
 bench:
 	go test -run '^$$' -bench . -benchmem $(GO_PKGS)
 	IDLE_SECONDS=$${IDLE_SECONDS:-130} bash test/bench/sidecar-idle.sh
+	bash test/bench/sidecar-endpoint.sh
 
 ## update-golden: regenerate golden files after an intended change
 update-golden:

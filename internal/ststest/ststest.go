@@ -22,6 +22,7 @@ package ststest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -113,6 +114,11 @@ type Fault struct {
 	// Body, when set, is sent verbatim (a malformed or truncated response),
 	// with Status (default 200).
 	Body string
+	// Echo appends the request to the error message of Code: its form
+	// body (with the web-identity token) and the signing headers (access
+	// key ID, session token). Real STS does not; some compatible peers echo
+	// what they could not process.
+	Echo bool
 }
 
 // Rule picks a fault for a request; nil means answer normally.
@@ -133,6 +139,7 @@ type Server struct {
 	queue    []Fault
 	rule     Rule
 	account  string
+	lifetime time.Duration // of issued credentials; 0: DurationSeconds
 }
 
 // New starts a server and stops it when the test ends.
@@ -178,12 +185,23 @@ func (s *Server) Listen(addr string) error {
 // Close stops the server.
 func (s *Server) Close() { s.srv.Close() }
 
-// SetClock makes the server judge and issue expirations by now instead of
-// the wall clock; use the same clock as the code under test.
+// SetClock makes the server judge and issue expirations, and date its
+// responses, by now instead of the wall clock: the same clock as the code
+// under test, or a skewed one.
 func (s *Server) SetClock(now func() time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.now = now
+}
+
+// SetLifetime makes issued credentials last d from the server's clock,
+// whatever DurationSeconds asked for: a peer that issues short sessions,
+// or (d < 0) credentials already expired when they arrive. 0 restores
+// DurationSeconds.
+func (s *Server) SetLifetime(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lifetime = d
 }
 
 // AddKey registers long-term (or session) keys that may sign AssumeRole,
@@ -256,6 +274,11 @@ func (s *Server) Reset() {
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	// Date by the server's clock, as a real server's: clients measure the
+	// skew between the clocks from it.
+	s.mu.Lock()
+	w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
+	s.mu.Unlock()
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, CodeValidationError, "cannot read body", "Sender")
@@ -295,6 +318,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if fault != nil && (fault.Code != "" || fault.Status != 0 || fault.Body != "") {
 		c.Status, c.ErrorCode = faultOutcome(*fault)
 		s.record(c)
+		if fault.Echo {
+			fault.Message = fmt.Sprintf("%s; request was: %s (Authorization: %s, X-Amz-Security-Token: %s)",
+				cmp.Or(fault.Message, defaultMessage(c.ErrorCode)), body, r.Header.Get("Authorization"), r.Header.Get("X-Amz-Security-Token"))
+		}
 		sendFault(w, *fault)
 		return
 	}
@@ -487,6 +514,9 @@ func (s *Server) issue(c Call) Credentials {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.lifetime != 0 {
+		d = s.lifetime
+	}
 	cr := Credentials{
 		AccessKeyID:     "ASIA" + strings.ToUpper(randHex(8)),
 		SecretAccessKey: randHex(20),

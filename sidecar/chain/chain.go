@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -22,9 +23,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go/middleware"
+
+	"github.com/rolechain/rolechain/sidecar/redact"
 )
 
 // Credentials are temporary AWS credentials. Their String, GoString and
@@ -34,7 +38,17 @@ type Credentials struct {
 	AccessKeyID     string
 	SecretAccessKey string
 	SessionToken    string
-	Expiration      time.Time
+	// Expiration is when the credentials expire by our clock (Chain.Now):
+	// STS states it by its own clock, and ClockOffset is taken out, so that
+	// whoever compares it with this node's clock (the refresh schedule, an
+	// SDK reading the files or the endpoint) is right even when the clocks
+	// disagree.
+	Expiration time.Time
+	// ClockOffset is how far STS's clock was ahead of ours (negative:
+	// behind) when it issued the credentials, measured from the response's
+	// Date header; 0 when they agree within MinClockOffset or STS sent no
+	// Date.
+	ClockOffset time.Duration
 }
 
 // String redacts everything but the expiration.
@@ -150,7 +164,7 @@ func (c *Chain) Retrieve(ctx context.Context) (Credentials, error) {
 			}
 		case AWSProvider:
 			if i == 0 {
-				prev = src.Provider
+				prev = heldProvider{src.Provider}
 			}
 			creds, err = c.assumeRole(ctx, prev, role, i == 0)
 		case Static:
@@ -166,6 +180,7 @@ func (c *Chain) Retrieve(ctx context.Context) (Credentials, error) {
 		if err != nil {
 			return Credentials{}, &HopError{Hop: i + 1, Hops: len(c.Roles), Role: role, Err: err}
 		}
+		holdCredentials(hopOwner{c, i}, creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)
 		prev = staticProvider(creds)
 	}
 	return creds, nil
@@ -190,10 +205,34 @@ type TokenFileError struct{ Err error }
 func (e *TokenFileError) Error() string { return "reading web-identity token: " + e.Err.Error() }
 func (e *TokenFileError) Unwrap() error { return e.Err }
 
+// MaxWebIdentityTokenLength is the longest WebIdentityToken STS accepts
+// (AssumeRoleWithWebIdentity: 4 to 20,000 characters). A longer file is
+// refused before anything is sent: reading it whole and posting it on
+// every retry cost 212 MB of RSS for a 50 MB file, for a sure refusal.
+const MaxWebIdentityTokenLength = 20000
+
+// readToken reads at most MaxWebIdentityTokenLength bytes of path (tokens
+// are ASCII: a byte is a character), and fails if the file holds more.
+// Opening the path afresh follows the current ..data symlink, so a rotated
+// token is picked up.
+func readToken(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxWebIdentityTokenLength+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxWebIdentityTokenLength {
+		return nil, fmt.Errorf("%s holds more than %d bytes; STS accepts web-identity tokens of at most %d characters, so it was not sent", path, MaxWebIdentityTokenLength, MaxWebIdentityTokenLength)
+	}
+	return b, nil
+}
+
 func (c *Chain) webIdentity(ctx context.Context, tokenFile, role string) (Credentials, error) {
-	// os.ReadFile opens the path afresh, following the current ..data
-	// symlink, so a rotated token is picked up.
-	b, err := os.ReadFile(tokenFile)
+	b, err := readToken(tokenFile)
 	if err != nil {
 		return Credentials{}, &TokenFileError{Err: err}
 	}
@@ -201,6 +240,7 @@ func (c *Chain) webIdentity(ctx context.Context, tokenFile, role string) (Creden
 	if token == "" {
 		return Credentials{}, &TokenFileError{Err: fmt.Errorf("%s is empty", tokenFile)}
 	}
+	redact.Default.Hold(tokenOwner(tokenFile), redact.WebIdentityToken, token)
 	in := &sts.AssumeRoleWithWebIdentityInput{
 		RoleArn:          aws.String(role),
 		RoleSessionName:  aws.String(c.SessionName),
@@ -218,7 +258,7 @@ func (c *Chain) webIdentity(ctx context.Context, tokenFile, role string) (Creden
 	if err != nil {
 		return Credentials{}, err
 	}
-	return fromSTS(out.Credentials)
+	return c.fromSTS(out.Credentials, out.ResultMetadata, start)
 }
 
 func (c *Chain) assumeRole(ctx context.Context, signer aws.CredentialsProvider, role string, first bool) (Credentials, error) {
@@ -245,7 +285,7 @@ func (c *Chain) assumeRole(ctx context.Context, signer aws.CredentialsProvider, 
 	if err != nil {
 		return Credentials{}, err
 	}
-	return fromSTS(out.Credentials)
+	return c.fromSTS(out.Credentials, out.ResultMetadata, start)
 }
 
 func (c *Chain) client(creds aws.CredentialsProvider) *sts.Client {
@@ -303,16 +343,47 @@ func (c *Chain) observe(op string, start time.Time, err error) {
 	}
 }
 
-func fromSTS(sc *ststypes.Credentials) (Credentials, error) {
+// fromSTS turns an STS response into Credentials whose Expiration is on
+// our clock (see Credentials.ClockOffset).
+func (c *Chain) fromSTS(sc *ststypes.Credentials, md middleware.Metadata, sent time.Time) (Credentials, error) {
 	if sc == nil || sc.AccessKeyId == nil || sc.SecretAccessKey == nil || sc.SessionToken == nil || sc.Expiration == nil {
 		return Credentials{}, &MalformedResponseError{What: "response has no complete Credentials element"}
 	}
+	offset := clockOffset(md, sent, c.now())
 	return Credentials{
 		AccessKeyID:     *sc.AccessKeyId,
 		SecretAccessKey: *sc.SecretAccessKey,
 		SessionToken:    *sc.SessionToken,
-		Expiration:      sc.Expiration.UTC(),
+		Expiration:      sc.Expiration.Add(-offset).UTC(),
+		ClockOffset:     offset,
 	}, nil
+}
+
+// MinClockOffset is the smallest difference between STS's clock and ours
+// that counts: below it, converting expirations would only add noise.
+const MinClockOffset = time.Second
+
+// clockOffset estimates how far STS's clock is ahead of ours (negative:
+// behind) from the Date header of a response (parsed by the SDK) to a
+// request sent at sent and answered at received, both on our clock. Date
+// has a resolution of one second, so STS's clock read between date and
+// date+1s when it answered, at some instant between sent and received:
+// every offset between date−received and date+1s−sent explains the
+// header. When that range excludes zero, its upper end is returned: the
+// one that puts the expiration earliest on our clock, so that credentials
+// are never taken to last longer than they do. It is 0 when the range
+// holds zero, when the offset is under MinClockOffset, and when the
+// response has no Date.
+func clockOffset(md middleware.Metadata, sent, received time.Time) time.Duration {
+	date, ok := awsmiddleware.GetServerTime(md)
+	if !ok || date.IsZero() {
+		return 0
+	}
+	lo, hi := date.Sub(received), date.Add(time.Second).Sub(sent)
+	if (lo <= 0 && hi >= 0) || (hi > -MinClockOffset && hi < MinClockOffset) {
+		return 0
+	}
+	return hi
 }
 
 // MalformedResponseError is a 200 response the SDK parsed but that lacks
@@ -328,6 +399,38 @@ func staticProvider(c Credentials) aws.CredentialsProvider {
 			Source: "rolechain", CanExpire: true, Expires: c.Expiration,
 		}, nil
 	})
+}
+
+// Owners of the secrets a Chain registers with redact.Default: every
+// secret it reads or receives stays registered until the same owner holds
+// a newer one, so an error that echoes it (now or at the next attempt) is
+// scrubbed wherever it is logged or printed.
+type (
+	tokenOwner  string // the token file
+	staticOwner string // the static credentials directory
+	hopOwner    struct {
+		c   *Chain
+		hop int
+	}
+	providerOwner struct{} // an SDK provider: one per process, and its value may not be comparable
+)
+
+func holdCredentials(owner any, akid, secret, token string) {
+	redact.Default.Hold(owner, redact.AccessKeyID, akid)
+	redact.Default.Hold(owner, redact.SecretAccessKey, secret)
+	redact.Default.Hold(owner, redact.SessionToken, token)
+}
+
+// heldProvider registers the credentials an SDK provider (the default
+// chain) hands out before they sign the first hop.
+type heldProvider struct{ p aws.CredentialsProvider }
+
+func (h heldProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	c, err := h.p.Retrieve(ctx)
+	if err == nil {
+		holdCredentials(providerOwner{}, c.AccessKeyID, c.SecretAccessKey, c.SessionToken)
+	}
+	return c, err
 }
 
 func readStatic(dir string) (aws.CredentialsProvider, error) {
@@ -356,6 +459,7 @@ func readStatic(dir string) (aws.CredentialsProvider, error) {
 	if akid == "" || secret == "" {
 		return nil, fmt.Errorf("reading static credentials: %s or %s in %s is empty", StaticAccessKeyIDFile, StaticSecretAccessKeyFile, dir)
 	}
+	holdCredentials(staticOwner(dir), akid, secret, token)
 	return aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret, SessionToken: token, Source: "rolechain-static"}, nil
 	}), nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rolechain/rolechain/internal/ststest"
 	"github.com/rolechain/rolechain/sidecar/chain"
+	"github.com/rolechain/rolechain/sidecar/redact"
 )
 
 const (
@@ -319,5 +320,120 @@ func TestOnlyPassingFailuresAreTransient(t *testing.T) {
 		if got, want := r.Transient(), slices.Contains(transient, r); got != want {
 			t.Errorf("%s.Transient() = %v, want %v", r, got, want)
 		}
+	}
+}
+
+// A peer that echoes the request in its error message hands back the
+// web-identity token (hop 1) and the previous hop's access key and session
+// token (hop 2, in the signing headers). The Chain registers every secret
+// it holds, so the error text that the sidecar logs or prints is scrubbed.
+func TestSecretsEchoedByAPeerAreScrubbedFromTheError(t *testing.T) {
+	const token = "eyJhbGciOiJSUzI1NiJ9.echoed-web-identity-token.sig"
+	for _, tc := range []struct {
+		name  string
+		fault func(srv *ststest.Server)
+	}{
+		{"hop 1 echoes the token", func(srv *ststest.Server) {
+			srv.FailNext(ststest.Fault{Code: ststest.CodeInvalidIdentityToken, Echo: true})
+		}},
+		{"hop 2 echoes the signing keys", func(srv *ststest.Server) {
+			srv.FailWhen(func(c ststest.Call) *ststest.Fault {
+				if c.Action == ststest.ActionAssumeRole {
+					return &ststest.Fault{Code: ststest.CodeAccessDenied, Echo: true}
+				}
+				return nil
+			})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := ststest.New(t)
+			tc.fault(srv)
+			c := &chain.Chain{Source: chain.WebIdentity{TokenFile: writeToken(t, t.TempDir(), token)}, Roles: []string{webRole, targetRole},
+				SessionName: "ns.pod", Region: "us-east-1", Endpoint: srv.URL}
+			_, err := c.Retrieve(context.Background())
+			if err == nil {
+				t.Fatal("Retrieve succeeded")
+			}
+			secrets := []string{token}
+			for _, cr := range srv.Issued() {
+				secrets = append(secrets, cr.AccessKeyID, cr.SecretAccessKey, cr.SessionToken)
+			}
+			echoed := 0
+			scrubbed := redact.Default.String(err.Error())
+			for _, s := range secrets {
+				if strings.Contains(err.Error(), s) {
+					echoed++
+				}
+				if strings.Contains(scrubbed, s) {
+					t.Errorf("scrubbed error holds a secret: %s", scrubbed)
+				}
+			}
+			if echoed == 0 {
+				t.Fatalf("the peer echoed no secret; the test proves nothing: %v", err)
+			}
+			if !strings.Contains(scrubbed, "[redacted ") || chain.Classify(err) == chain.ReasonOther {
+				t.Errorf("scrubbed error %q (reason %s)", scrubbed, chain.Classify(err))
+			}
+		})
+	}
+}
+
+// STS takes a WebIdentityToken of at most 20,000 characters: a longer file
+// is refused without a call (it used to be read whole and posted on every
+// retry), and the message gives the limit but not the token.
+func TestTokenOverTheSTSLimitIsRefusedWithoutACall(t *testing.T) {
+	srv := ststest.New(t)
+	retrieve := func(token string) error {
+		c := &chain.Chain{Source: chain.WebIdentity{TokenFile: writeToken(t, t.TempDir(), token)}, Roles: []string{webRole},
+			SessionName: "s1", Region: "us-east-1", Endpoint: srv.URL}
+		_, err := c.Retrieve(context.Background())
+		return err
+	}
+	if err := retrieve(strings.Repeat("a", chain.MaxWebIdentityTokenLength)); err != nil {
+		t.Fatalf("a token of exactly %d characters: %v", chain.MaxWebIdentityTokenLength, err)
+	}
+	if n := len(srv.Calls()); n != 1 {
+		t.Fatalf("%d STS calls, want 1", n)
+	}
+	err := retrieve(strings.Repeat("b", chain.MaxWebIdentityTokenLength+1))
+	if chain.Classify(err) != chain.ReasonTokenFile || !strings.Contains(err.Error(), "at most 20000 characters") {
+		t.Fatalf("a token of %d characters: %v (reason %s)", chain.MaxWebIdentityTokenLength+1, err, chain.Classify(err))
+	}
+	if strings.Contains(err.Error(), "bbbb") {
+		t.Fatalf("the error holds the token: %.200s", err)
+	}
+	if n := len(srv.Calls()); n != 1 {
+		t.Fatalf("%d STS calls after the oversized token, want still 1", n)
+	}
+}
+
+// STS states expirations by its clock. The Chain measures the offset
+// between that clock and its own from the response's Date header and
+// returns expirations on its own clock: one-hour credentials expire an hour
+// from now by our clock, whichever clock is wrong.
+func TestExpirationIsConvertedToOurClockByTheDateHeader(t *testing.T) {
+	for _, skew := range []time.Duration{2 * time.Hour, -2 * time.Hour, 0} {
+		t.Run(skew.String(), func(t *testing.T) {
+			srv := ststest.New(t)
+			srv.SetClock(func() time.Time { return time.Now().Add(skew) })
+			c := &chain.Chain{Source: chain.WebIdentity{TokenFile: writeToken(t, t.TempDir(), "jwt")}, Roles: []string{webRole, targetRole},
+				SessionName: "s1", Region: "us-east-1", Endpoint: srv.URL}
+			got, err := c.Retrieve(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			issued := srv.Issued()[1].Expiration
+			// The Date header's one-second resolution and the call's
+			// duration bound the measurement.
+			if d := got.ClockOffset - skew; d < -2*time.Second || d > 2*time.Second {
+				t.Errorf("ClockOffset %s, want about %s", got.ClockOffset, skew)
+			}
+			if !got.Expiration.Equal(issued.Add(-got.ClockOffset)) {
+				t.Errorf("Expiration %s, want STS's %s less the offset %s", got.Expiration, issued, got.ClockOffset)
+			}
+			if life := time.Until(got.Expiration); life < 58*time.Minute || life > time.Hour+2*time.Second {
+				t.Errorf("credentials expire in %s by our clock, want about 1h", life)
+			}
+		})
 	}
 }

@@ -32,16 +32,22 @@ const PathPrefix = "/v1/credentials/"
 type Store struct {
 	mu sync.RWMutex
 	m  map[string]chain.Credentials
+	// withdrawn remembers when a profile's withdrawn credentials expire,
+	// so that a client hears "expired", not "not yet".
+	withdrawn map[string]time.Time
 }
 
 // NewStore returns an empty Store.
-func NewStore() *Store { return &Store{m: map[string]chain.Credentials{}} }
+func NewStore() *Store {
+	return &Store{m: map[string]chain.Credentials{}, withdrawn: map[string]time.Time{}}
+}
 
 // Publish sets a profile's credentials.
 func (s *Store) Publish(profile string, c chain.Credentials) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.m[profile] = c
+	delete(s.withdrawn, profile)
 	return nil
 }
 
@@ -49,15 +55,20 @@ func (s *Store) Publish(profile string, c chain.Credentials) error {
 func (s *Store) Withdraw(profile string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if c, ok := s.m[profile]; ok {
+		s.withdrawn[profile] = c.Expiration
+	}
 	delete(s.m, profile)
 	return nil
 }
 
-func (s *Store) get(profile string) (chain.Credentials, bool) {
+// get returns a profile's credentials, or, when it has none, the
+// expiration of those withdrawn last (zero if it never had any).
+func (s *Store) get(profile string) (c chain.Credentials, ok bool, withdrawn time.Time) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	c, ok := s.m[profile]
-	return c, ok
+	c, ok = s.m[profile]
+	return c, ok, s.withdrawn[profile]
 }
 
 // NewToken returns a random authorization token (256 bits, hex).
@@ -74,7 +85,8 @@ func NewToken() (string, error) {
 //   - 401 without the right Authorization header (compared in constant
 //     time, over hashes so that not even the length leaks);
 //   - 404 for a path that is not /v1/credentials/<known profile>;
-//   - 503 while a known profile has no valid credentials (SDKs retry);
+//   - 503 while a known profile has no valid credentials (SDKs retry):
+//     "no valid credentials yet" before the first, "expired" after;
 //   - 405 for anything but GET.
 type Handler struct {
 	Store *Store
@@ -116,8 +128,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.Now != nil {
 		now = h.Now
 	}
-	c, ok := h.Store.get(name)
-	if !ok || !now().Before(c.Expiration) {
+	c, ok, withdrawn := h.Store.get(name)
+	switch {
+	case ok && !now().Before(c.Expiration):
+		withdrawn = c.Expiration
+		fallthrough
+	case !ok && !withdrawn.IsZero():
+		writeError(w, http.StatusServiceUnavailable, "credentials expired at "+withdrawn.UTC().Format(time.RFC3339)+" and could not be refreshed yet; the sidecar's log says why")
+		return
+	case !ok:
 		writeError(w, http.StatusServiceUnavailable, "no valid credentials yet")
 		return
 	}

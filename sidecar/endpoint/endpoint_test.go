@@ -2,8 +2,9 @@ package endpoint_test
 
 import (
 	"context"
-	"net/http"
+	"encoding/json"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,13 +43,40 @@ func TestEndpointServesCredentialsOnlyWithTheToken(t *testing.T) {
 			t.Errorf("%s: status %d, want %d", tc.name, w.Code, tc.want)
 		}
 	}
-	now = now.Add(time.Hour)
-	r := httptest.NewRequest("GET", "/v1/credentials/default", nil)
-	r.Header.Set("Authorization", "good-token")
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	if w.Code != http.StatusServiceUnavailable {
-		t.Errorf("expired credentials: status %d, want 503", w.Code)
+}
+
+// A profile without credentials answers 503; the message tells "not yet"
+// from "expired", whether the credentials expired in the store or were
+// withdrawn by the refresh loop.
+func TestEndpointSaysWhetherCredentialsAreNotYetThereOrExpired(t *testing.T) {
+	now := time.Date(2026, 11, 24, 7, 0, 0, 0, time.UTC)
+	store := endpoint.NewStore()
+	h := &endpoint.Handler{Store: store, Token: "good-token", Profiles: []string{"default"}, Now: func() time.Time { return now }}
+	get := func() (int, string) {
+		r := httptest.NewRequest("GET", "/v1/credentials/default", nil)
+		r.Header.Set("Authorization", "good-token")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		var body map[string]string
+		json.Unmarshal(w.Body.Bytes(), &body)
+		return w.Code, body["message"]
+	}
+	if code, msg := get(); code != 503 || msg != "no valid credentials yet" {
+		t.Errorf("before the first credentials: %d %q", code, msg)
+	}
+	exp := now.Add(time.Hour)
+	store.Publish("default", chain.Credentials{AccessKeyID: "ASIAKEY", SecretAccessKey: "sec", SessionToken: "tok", Expiration: exp})
+	now = exp
+	if code, msg := get(); code != 503 || !strings.Contains(msg, "expired at 2026-11-24T08:00:00Z") {
+		t.Errorf("at expiry: %d %q", code, msg)
+	}
+	store.Withdraw("default")
+	if code, msg := get(); code != 503 || !strings.Contains(msg, "expired at 2026-11-24T08:00:00Z") {
+		t.Errorf("after withdrawal: %d %q", code, msg)
+	}
+	store.Publish("default", chain.Credentials{AccessKeyID: "ASIAKEY2", SecretAccessKey: "sec", SessionToken: "tok", Expiration: exp.Add(time.Hour)})
+	if code, _ := get(); code != 200 {
+		t.Errorf("after a new publish: %d", code)
 	}
 }
 

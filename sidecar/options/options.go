@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/pflag"
 
@@ -93,12 +94,12 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.ProfilesJSON, "profiles", "", `profiles as a JSON list (the webhook sets ROLECHAIN_PROFILES): [{"name","webIdentityRoleARN","roleARNs","externalID","sessionName","durationSeconds","region","stsEndpoint","sessionTags"}]; excludes the single-profile flags`)
 	fs.StringVar(&c.Profile, "profile", c.Profile, "single profile: section name in the credentials and config files, and the name of its JSON files")
 	fs.StringVar(&c.WebIdentityRoleARN, "web-identity-role-arn", "", "single profile: first hop, assumed with AssumeRoleWithWebIdentity and the token (--source web-identity)")
-	fs.StringSliceVar(&c.RoleARNs, "role-arn", nil, "single profile: role assumed with sts:AssumeRole after the previous hop, in order; repeatable or comma-separated; the last is the target")
+	fs.Var(NewStringList(&c.RoleARNs), "role-arn", "single profile: role assumed with sts:AssumeRole after the previous hop, in order; repeatable or comma-separated; the last is the target")
 	fs.StringVar(&c.ExternalID, "external-id", "", "single profile: ExternalId sent on every sts:AssumeRole hop (2–1224 characters of [\\w+=,.@:/-])")
 	fs.StringVar(&c.SessionName, "session-name", "", "single profile: RoleSessionName of every hop ([\\w+=,.@-], 2–64); default <namespace>.<pod> from ROLECHAIN_POD_NAMESPACE/ROLECHAIN_POD_NAME, or \"rolechain\"")
 	fs.Var(&c.Duration, "duration", "single profile: session duration of every hop, seconds or Go duration (900s–12h, default 1h; at most 1h when the chain has more than one role: STS caps chained sessions)")
 	fs.StringVar(&c.Region, "region", "", "single profile: region of the STS endpoint and of the config file (default: us-east-1, cn-north-1 or us-gov-west-1 by the role ARN's partition)")
-	fs.StringVar(&c.STSEndpoint, "sts-endpoint", "", "single profile: STS endpoint URL replacing the regional one (http or https)")
+	fs.StringVar(&c.STSEndpoint, "sts-endpoint", "", "single profile: STS endpoint URL replacing the regional one (http or https; no user info, query or fragment)")
 	fs.BoolVar(&c.SessionTags, "session-tags", false, "single profile: tag every sts:AssumeRole hop with kubernetes-namespace, kubernetes-pod and kubernetes-service-account (from ROLECHAIN_POD_NAMESPACE, ROLECHAIN_POD_NAME, ROLECHAIN_SERVICE_ACCOUNT)")
 
 	fs.StringVar(&c.Source, "source", c.Source, "credentials that start each chain: web-identity (the token file), default-chain (the AWS SDK default chain) or static (key files in --static-credentials-dir); with the last two every role is assumed with sts:AssumeRole")
@@ -107,7 +108,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.SourceIdentity, "source-identity", "", "SourceIdentity set on the first sts:AssumeRole hop of every profile ([\\w+=,.@-], 2–64)")
 
 	fs.StringVar(&c.OutputDir, "output-dir", c.OutputDir, "directory of the files kept fresh: credentials (INI, every profile), config (INI, regions), <profile>.json (access_key_id, secret_access_key, session_token, expiration in Unix seconds), <profile>.process.json (credential_process output: Version 1, RFC 3339 Expiration), and endpoint-token when the endpoint is on")
-	fs.Var(&c.FileMode, "file-mode", "octal mode of the files in --output-dir (0640 when --file-group is set and this is not)")
+	fs.Var(&c.FileMode, "file-mode", "octal mode of the files in --output-dir: the owner reads, only the owner writes, nothing executes, and with --file-group the group reads (default 0644; 0640 when --file-group is set and this is not)")
 	fs.IntVar(&c.FileGroup, "file-group", -1, "numeric group of the files in --output-dir (-1: unchanged)")
 
 	fs.BoolVar(&c.Once, "once", false, "retrieve credentials once, print them in --format and exit (CI); writes nothing to --output-dir; a transient failure (network, timeout, throttling, 5xx) is retried, 3 tries in all, a refusal is not")
@@ -215,3 +216,44 @@ func (m *FileMode) String() string { return fmt.Sprintf("%#o", uint32(*m)) }
 
 // Type names the flag's value in --help.
 func (m *FileMode) Type() string { return "octal" }
+
+// StringList is a list flag: repeatable, each value comma-separated. Use
+// it for every list flag instead of pflag's StringSlice, which parses CSV:
+// a CSV record ends at a line break, so "A\nB" silently became [A] and
+// the rest was dropped. A value holding any control character is refused.
+type StringList struct {
+	p   *[]string
+	set bool // the first Set replaces the default, later ones append
+}
+
+// NewStringList binds a StringList onto p.
+func NewStringList(p *[]string) *StringList { return &StringList{p: p} }
+
+// Set appends the comma-separated items of v.
+func (l *StringList) Set(v string) error {
+	if hasControl(v) {
+		return fmt.Errorf("%q contains a control character (a line break?): give the items comma-separated or repeat the flag", v)
+	}
+	items := strings.Split(v, ",")
+	if !l.set {
+		*l.p = items
+		l.set = true
+		return nil
+	}
+	*l.p = append(*l.p, items...)
+	return nil
+}
+
+func (l *StringList) String() string {
+	if len(*l.p) == 0 {
+		return "" // no "(default [])" in --help
+	}
+	return "[" + strings.Join(*l.p, ",") + "]"
+}
+
+// Type names the flag's value in --help.
+func (l *StringList) Type() string { return "strings" }
+
+// hasControl reports whether s holds a control character (a line break, a
+// tab, NUL, DEL, …), which no value of ours may contain.
+func hasControl(s string) bool { return strings.IndexFunc(s, unicode.IsControl) >= 0 }

@@ -227,3 +227,121 @@ func TestDefaultSessionName(t *testing.T) {
 		}
 	}
 }
+
+// Hostile or broken input (a line break pasted into a variable, a JSON
+// value with garbage after it, a password in a URL, a file mode nobody can
+// use) is a usage error naming the flag, never a silently changed value.
+func TestHostileValuesAreRefusedNamingTheirFlag(t *testing.T) {
+	base := []string{"--web-identity-role-arn", web}
+	evil := "arn:aws:iam::333333333333:role/evil"
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		// pflag's StringSlice reads CSV, whose first record ends at the
+		// line break: the target was cut to its first line and assumed.
+		{"line break in --role-arn", append(base, "--role-arn", target+"\n"+evil), nil, `--role-arn" flag: "` + target + `\n` + evil + `" contains a control character`},
+		{"line break in ROLECHAIN_ROLE_ARN", base, map[string]string{"ROLECHAIN_ROLE_ARN": target + "\n" + evil}, `--role-arn (from ROLECHAIN_ROLE_ARN): "` + target + `\n` + evil + `" contains a control character`},
+		{"carriage return in --role-arn", append(base, "--role-arn", target+"\r"), nil, `contains a control character`},
+		{"line break in --web-identity-role-arn", []string{"--web-identity-role-arn", web + "\n" + evil}, nil, `--web-identity-role-arn: "` + web + `\n` + evil + `" is not an IAM role ARN`},
+		{"line break in --output-dir", append(base, "--output-dir", "/var/run/x\ny"), nil, `--output-dir: "/var/run/x\ny" contains a control character`},
+		{"line break in --token-file", append(base, "--token-file", "/t\n"), nil, `--token-file: "/t\n" contains a control character`},
+		{"tab in --output", append(base, "--once", "--output", "/o\tx"), nil, `--output: "/o\tx" contains a control character`},
+		{"line break in --static-credentials-dir", []string{"--source", "static", "--role-arn", target, "--static-credentials-dir", "/s\n"}, nil, `--static-credentials-dir: "/s\n" contains a control character`},
+		{"garbage after the profiles JSON", nil, map[string]string{profile.EnvProfiles: `[{"name":"a","webIdentityRoleARN":"` + web + `"}]garbage`},
+			`--profiles (from ROLECHAIN_PROFILES): ROLECHAIN_PROFILES is not a JSON list of profiles: data after the list`},
+		{"a second JSON value after the profiles", []string{"--profiles", `[{"name":"a","webIdentityRoleARN":"` + web + `"}] []`}, nil, `data after the list`},
+		{"password in --sts-endpoint", append(base, "--sts-endpoint", "https://user:hunter2@sts.example.test"), nil, `--sts-endpoint: "https://user:xxxxx@sts.example.test" must not hold user information`},
+		{"query in --sts-endpoint", append(base, "--sts-endpoint", "https://sts.example.test/?a=b"), nil, `--sts-endpoint: "https://sts.example.test/?a=b" must not have a query or fragment`},
+		{"unparsable --sts-endpoint", append(base, "--sts-endpoint", "http://u:p@[::1"), nil, `--sts-endpoint: is not a URL`},
+		{"file mode 0777", append(base, "--file-mode", "0777"), nil, "--file-mode: 0777 lets group or others write"},
+		{"file mode 0000", append(base, "--file-mode", "0000"), nil, "--file-mode: 0000 does not let the owner read"},
+		{"file mode 0755", append(base, "--file-mode", "0755"), nil, "--file-mode: 0755 sets execute bits"},
+		{"file mode 0600 with a group", append(base, "--file-mode", "0600", "--file-group", "1000"), nil, "--file-mode: 0600 gives --file-group 1000 no read access; use 0640"},
+		{"file mode from env with a group", append(base, "--file-group", "1000"), map[string]string{"ROLECHAIN_FILE_MODE": "0604"}, "--file-mode (from ROLECHAIN_FILE_MODE): 0604 gives --file-group 1000 no read access"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ps, err := parse(t, tc.args, tc.env)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v (profiles %+v)\nwant it to contain %q", err, ps, tc.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Fatalf("the error repeats the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestSaneFileModesAreAccepted(t *testing.T) {
+	for _, args := range [][]string{
+		{"--file-mode", "0600"}, {"--file-mode", "0400"}, {"--file-mode", "0644"}, {"--file-mode", "0444"},
+		{"--file-mode", "0640", "--file-group", "1000"}, {"--file-mode", "0440", "--file-group", "1000"}, {"--file-group", "1000"},
+	} {
+		if _, _, err := parse(t, append([]string{"--web-identity-role-arn", web}, args...), nil); err != nil {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+}
+
+// --role-arn keeps its list semantics: repeatable, comma-separated, the
+// environment twin comma-separated.
+func TestRoleARNListsAreRepeatableAndCommaSeparated(t *testing.T) {
+	third := "arn:aws:iam::333333333333:role/t3"
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+	}{
+		{[]string{"--role-arn", target, "--role-arn", third}, nil},
+		{[]string{"--role-arn", target + "," + third}, nil},
+		{nil, map[string]string{"ROLECHAIN_ROLE_ARN": target + "," + third}},
+	} {
+		_, ps, err := parse(t, append([]string{"--web-identity-role-arn", web}, tc.args...), tc.env)
+		if err != nil || len(ps) != 1 || !reflect.DeepEqual(ps[0].RoleARNs, []string{target, third}) {
+			t.Errorf("%v %v: %+v %v", tc.args, tc.env, ps, err)
+		}
+	}
+}
+
+// The probe reads files: it needs the output directory and the profile
+// names, not the chain.
+func TestProbeNeedsOnlyTheOutputDirAndProfileNames(t *testing.T) {
+	probe := func(args []string, env map[string]string) ([]string, string, error) {
+		c := options.New()
+		fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+		c.AddFlags(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.ApplyEnv(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+			t.Fatal(err)
+		}
+		names, err := c.ValidateProbe()
+		return names, c.OutputDir, err
+	}
+	if names, dir, err := probe([]string{"--output-dir", "/out"}, nil); err != nil || !reflect.DeepEqual(names, []string{"default"}) || dir != "/out" {
+		t.Errorf("no chain flags: %v %q %v", names, dir, err)
+	}
+	if names, _, err := probe([]string{"--profile", "reports"}, nil); err != nil || !reflect.DeepEqual(names, []string{"reports"}) {
+		t.Errorf("--profile: %v %v", names, err)
+	}
+	js := `[{"name":"a","webIdentityRoleARN":"` + web + `"},{"webIdentityRoleARN":"` + web + `"}]`
+	if names, _, err := probe(nil, map[string]string{profile.EnvProfiles: js}); err != nil || !reflect.DeepEqual(names, []string{"a", "default"}) {
+		t.Errorf("profiles: %v %v", names, err)
+	}
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--profile", "../x"}, nil, `--profile: "../x" must be 1–64 characters`},
+		{[]string{"--output-dir", ""}, nil, "--output-dir: must not be empty"},
+		{[]string{"--output-dir", "/o\n"}, nil, "--output-dir: \"/o\\n\" contains a control character"},
+		{nil, map[string]string{profile.EnvProfiles: "[]x"}, "--profiles (from ROLECHAIN_PROFILES): ROLECHAIN_PROFILES is not a JSON list of profiles"},
+	} {
+		if _, _, err := probe(tc.args, tc.env); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v %v: %v, want %q", tc.args, tc.env, err, tc.want)
+		}
+	}
+}

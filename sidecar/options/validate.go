@@ -1,6 +1,7 @@
 package options
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -139,6 +140,8 @@ func (c *Config) Validate() ([]profile.Profile, error) {
 	if c.FileGroup >= 0 && !c.changed["file-mode"] {
 		c.FileMode = 0o640
 	}
+	c.validateFileMode(bad)
+	c.validatePaths(bad)
 
 	if len(errs) > 0 {
 		return nil, errors.New(strings.Join(errs, "\n"))
@@ -209,9 +212,8 @@ func (c *Config) validateProfile(i int, out *profile.Profile, p profile.Profile,
 
 	custom := p.STSEndpoint != ""
 	if custom {
-		u, err := url.Parse(p.STSEndpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("stsEndpoint", "%q must be an http or https URL", p.STSEndpoint)
+		if problem := stsEndpointProblem(p.STSEndpoint); problem != "" {
+			bad("stsEndpoint", "%s", problem)
 		}
 	}
 
@@ -352,3 +354,87 @@ func (c *Config) Tags(p profile.Profile) []chain.Tag {
 
 // FilePerm returns the mode for files in the output directory.
 func (c *Config) FilePerm() os.FileMode { return os.FileMode(c.FileMode) }
+
+// stsEndpointProblem says what is wrong with an STS endpoint URL, or "".
+// A URL with user information is shown without its password, and one that
+// does not parse is not shown at all: it may hold one.
+func stsEndpointProblem(v string) string {
+	u, err := url.Parse(v)
+	switch {
+	case err != nil:
+		return "is not a URL; it must be an http or https URL such as https://sts.eu-west-1.amazonaws.com"
+	case u.User != nil:
+		return fmt.Sprintf("%q must not hold user information (user:password@): STS authenticates each request by its signature", u.Redacted())
+	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return fmt.Sprintf("%q must be an http or https URL", v)
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return fmt.Sprintf("%q must not have a query or fragment", v)
+	}
+	return ""
+}
+
+// validateFileMode keeps --file-mode to modes that make sense for files of
+// credentials: the owner (the sidecar, and its probe) reads them; only the
+// owner may write (the sidecar replaces them by rename anyway, so a write
+// bit only serves someone tampering); nothing executes them; and with
+// --file-group, that group can read them, which is its only purpose.
+func (c *Config) validateFileMode(bad func(flag, format string, args ...any)) {
+	m := os.FileMode(c.FileMode)
+	switch {
+	case m&0o400 == 0:
+		bad("file-mode", "%04o does not let the owner read the files; use 0600, 0640 or 0644", uint32(m))
+	case m&0o022 != 0:
+		bad("file-mode", "%04o lets group or others write credentials; only the owner may write (e.g. 0640, 0644)", uint32(m))
+	case m&0o111 != 0:
+		bad("file-mode", "%04o sets execute bits on credentials files; use 0600, 0640 or 0644", uint32(m))
+	case c.FileGroup >= 0 && m&0o040 == 0:
+		bad("file-mode", "%04o gives --file-group %d no read access; use 0640 (the default with --file-group) or 0440", uint32(m), c.FileGroup)
+	}
+}
+
+// validatePaths refuses control characters in the flags that name files:
+// a line break in a path is legal to the kernel but never what was meant.
+// (Other string values have patterns of their own, which refuse them.)
+func (c *Config) validatePaths(bad func(flag, format string, args ...any)) {
+	for _, f := range []struct{ flag, value string }{
+		{"token-file", c.TokenFile}, {"output-dir", c.OutputDir}, {"static-credentials-dir", c.StaticCredentialsDir}, {"output", c.Output},
+	} {
+		if hasControl(f.value) {
+			bad(f.flag, "%q contains a control character", f.value)
+		}
+	}
+}
+
+// ValidateProbe checks only what the probe reads, the output directory and
+// the profile names, and returns the names: the probe reads files and must
+// not fail for want of the chain's flags.
+func (c *Config) ValidateProbe() ([]string, error) {
+	var errs []string
+	bad := func(flag, format string, args ...any) {
+		errs = append(errs, c.flagRef(flag)+": "+fmt.Sprintf(format, args...))
+	}
+	if c.OutputDir == "" {
+		bad("output-dir", "must not be empty")
+	} else if hasControl(c.OutputDir) {
+		bad("output-dir", "%q contains a control character", c.OutputDir)
+	}
+	var names []string
+	if c.ProfilesJSON == "" {
+		names = []string{c.Profile}
+	} else if ps, err := profile.Decode(c.ProfilesJSON); err != nil {
+		bad("profiles", "%v", err)
+	} else {
+		for _, p := range ps {
+			names = append(names, cmp.Or(p.Name, profile.DefaultProfileName))
+		}
+	}
+	for i, name := range names {
+		if !validProfileName(name) {
+			errs = append(errs, c.fieldRef(i, "name")+fmt.Sprintf(": %q must be 1–64 characters of [A-Za-z0-9_.-], starting with a letter or digit (it names files)", name))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.New(strings.Join(errs, "\n"))
+	}
+	return names, nil
+}

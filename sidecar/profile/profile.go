@@ -12,6 +12,7 @@ package profile
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -119,8 +120,9 @@ func Encode(profiles []Profile) (string, error) {
 	return string(b), nil
 }
 
-// Decode parses the value of EnvProfiles. Unknown fields are an error, so a
-// webhook newer than its sidecar fails loudly instead of dropping a setting.
+// Decode parses the value of EnvProfiles: one JSON list, with nothing but
+// white space after it. Unknown fields are an error, so a webhook newer
+// than its sidecar fails loudly instead of dropping a setting.
 // It does not validate values; callers validate once, with their own messages.
 func Decode(value string) ([]Profile, error) {
 	var profiles []Profile
@@ -128,6 +130,11 @@ func Decode(value string) ([]Profile, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&profiles); err != nil {
 		return nil, fmt.Errorf("%s is not a JSON list of profiles: %w", EnvProfiles, err)
+	}
+	// One list and nothing after it: a value that was cut, pasted twice or
+	// glued to something else must not pass for its first part.
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%s is not a JSON list of profiles: data after the list", EnvProfiles)
 	}
 	return profiles, nil
 }

@@ -3,6 +3,8 @@ package refresh_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -18,11 +20,18 @@ import (
 )
 
 // fakeClock hands every timer the Loop arms to the test, which decides
-// when it fires. Time moves only when the test fires a timer.
+// when it fires. Time moves only when the test fires a timer or advances
+// it.
 type fakeClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	waits chan waiter
+	mu        sync.Mutex
+	now       time.Time
+	waits     chan waiter
+	deadlines []deadline
+}
+
+type deadline struct {
+	at     time.Time
+	cancel context.CancelFunc
 }
 
 type waiter struct {
@@ -46,6 +55,39 @@ func (f *fakeClock) After(d time.Duration) <-chan time.Time {
 	return ch
 }
 
+// WithDeadline returns a context that is done once the fake time reaches
+// t (when a timer fire or advance moves it there).
+func (f *fakeClock) WithDeadline(ctx context.Context, t time.Time) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.now.Before(t) {
+		cancel()
+	} else {
+		f.deadlines = append(f.deadlines, deadline{t, cancel})
+	}
+	return ctx, cancel
+}
+
+// advance moves time to t (never back), ending the contexts whose deadline
+// it reaches.
+func (f *fakeClock) advance(t time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if t.After(f.now) {
+		f.now = t
+	}
+	keep := f.deadlines[:0]
+	for _, d := range f.deadlines {
+		if f.now.Before(d.at) {
+			keep = append(keep, d)
+		} else {
+			d.cancel()
+		}
+	}
+	f.deadlines = keep
+}
+
 // next returns the next timer the loop arms; it fails the test if the loop
 // never sleeps again (a hang guard, not a timing assertion).
 func (f *fakeClock) next(t *testing.T) waiter {
@@ -61,11 +103,7 @@ func (f *fakeClock) next(t *testing.T) waiter {
 
 // fire moves time to the timer's instant and fires it.
 func (f *fakeClock) fire(w waiter) {
-	f.mu.Lock()
-	if w.at.After(f.now) {
-		f.now = w.at
-	}
-	f.mu.Unlock()
+	f.advance(w.at)
 	w.ch <- w.at
 }
 
@@ -79,6 +117,9 @@ type fixture struct {
 	interval  time.Duration // Loop.Interval; prepare may set it
 	cancel    context.CancelFunc
 	done      chan struct{}
+
+	// wrap, when prepare sets it, wraps the output directory's Sink.
+	wrap func(refresh.Sink) refresh.Sink
 }
 
 const (
@@ -101,8 +142,8 @@ func start(t *testing.T, roles []string, rnd float64, prepare func(*fixture)) *f
 	d := output.NewDir(f.dir, 0o644, -1, []output.Named{{Profile: "default"}})
 	l := &refresh.Loop{
 		Profile:  "default",
-		Provider: &chain.Chain{Source: chain.WebIdentity{TokenFile: f.tokenFile}, Roles: roles, SessionName: "ns.pod", Region: "us-east-1", Endpoint: f.srv.URL},
-		Sink:     d,
+		Provider: &chain.Chain{Source: chain.WebIdentity{TokenFile: f.tokenFile}, Roles: roles, SessionName: "ns.pod", Region: "us-east-1", Endpoint: f.srv.URL, Now: f.clock.Now},
+		Sink:     f.sink(d),
 		Log:      slog.New(slog.NewJSONHandler(&lockedWriter{w: f.logs}, nil)),
 		Clock:    f.clock,
 		Rand:     func() float64 { return rnd },
@@ -114,6 +155,13 @@ func start(t *testing.T, roles []string, rnd float64, prepare func(*fixture)) *f
 	go func() { l.Run(ctx); close(f.done) }()
 	t.Cleanup(func() { cancel(); <-f.done })
 	return f
+}
+
+func (f *fixture) sink(d refresh.Sink) refresh.Sink {
+	if f.wrap != nil {
+		return f.wrap(d)
+	}
+	return d
 }
 
 type lockedWriter struct {
@@ -227,12 +275,12 @@ func TestNextRefreshWithinAnInterval(t *testing.T) {
 		{"jitter shortens, never lengthens", time.Hour, time.Minute, 0.5, 57 * time.Second},
 		{"half-life earlier than the interval", time.Hour, 2 * time.Hour, 0.5, 30 * time.Minute},
 		{"5 min before expiry earlier than the interval", 11 * time.Minute, 12 * time.Hour, 0.999, 6 * time.Minute},
-		// The interval wins over the one-minute floor for credentials that
-		// look expired on arrival: it is itself at least MinInterval.
-		{"expired on arrival: interval below a minute wins", -time.Hour, 10 * time.Second, 0, 10 * time.Second},
-		{"expired on arrival: the floor when the interval is longer", -time.Hour, 5 * time.Minute, 0, time.Minute},
+		{"30 s credentials: half-life comes before the interval", 30 * time.Second, time.Minute, 0, 15 * time.Second},
+		// The Loop never publishes credentials that expire within
+		// MinLifetime; for them NextRefresh only has a floor.
+		{"expired on arrival: the floor", -time.Hour, 5 * time.Minute, 0, refresh.MinLifetime / 2},
 		{"below MinInterval counts as MinInterval", time.Hour, time.Second, 0, refresh.MinInterval},
-		{"below MinInterval, expired on arrival", -time.Hour, time.Nanosecond, 0.5, refresh.MinInterval * 95 / 100},
+		{"below MinInterval, expired on arrival", -time.Hour, time.Nanosecond, 0.5, refresh.MinLifetime / 2},
 	} {
 		got := refresh.NextRefreshWithin(now, now.Add(tc.life), tc.interval, tc.r).Sub(now)
 		if got != tc.want {
@@ -267,8 +315,9 @@ func TestNextRefreshIsNearHalfLifeAndNeverWithinFiveMinutesOfExpiry(t *testing.T
 		{time.Hour, 0.999, 32*time.Minute + 59*time.Second, 33 * time.Minute},
 		{15 * time.Minute, 0.999, 8 * time.Minute, 8*time.Minute + 15*time.Second},
 		{12 * time.Hour, 0.5, 6 * time.Hour, 6 * time.Hour},
-		{8 * time.Minute, 0.9, 4 * time.Minute, 4 * time.Minute}, // shorter than STS issues: half-life
-		{-time.Hour, 0.5, time.Minute, time.Minute},              // expired on arrival: no busy loop
+		{8 * time.Minute, 0.9, 4 * time.Minute, 4 * time.Minute},    // shorter than STS issues: half-life
+		{30 * time.Second, 0.9, 15 * time.Second, 15 * time.Second}, // a peer's short sessions: half-life
+		{-time.Hour, 0.5, 5 * time.Second, 5 * time.Second},         // expired on arrival (never published): a floor, no busy loop
 	} {
 		got := refresh.NextRefresh(now, now.Add(tc.life), tc.r).Sub(now)
 		if got < tc.min || got > tc.max {
@@ -300,6 +349,7 @@ func TestExpiryWhileSTSIsDownKeepsThenRemovesCredentials(t *testing.T) {
 	expiration := f.srv.Issued()[1].Expiration
 	f.srv.FailWhen(func(ststest.Call) *ststest.Fault { return &ststest.Fault{Code: ststest.CodeServiceUnavailable} })
 	f.clock.fire(w)
+	withdrawAt := expiration.Add(-refresh.MaxWithdrawMargin)
 
 	calls := len(f.srv.Calls())
 	failures := 0
@@ -308,7 +358,7 @@ func TestExpiryWhileSTSIsDownKeepsThenRemovesCredentials(t *testing.T) {
 		failures++
 		now := f.clock.Now()
 		wait := w.at.Sub(now)
-		if w.at.Equal(expiration) {
+		if w.at.Equal(withdrawAt) {
 			break
 		}
 		if max := refresh.Backoff(failures, 0.5); wait != max {
@@ -328,7 +378,12 @@ func TestExpiryWhileSTSIsDownKeepsThenRemovesCredentials(t *testing.T) {
 	if failures < 10 {
 		t.Fatalf("only %d failures before expiry", failures)
 	}
-	f.clock.fire(w) // expiry: withdraw, then retry
+	// Shortly before expiry (a tenth of the lifetime, at most 10 s): the
+	// credentials are withdrawn while still valid, then a retry follows.
+	if err := output.Check(f.dir, []string{"default"}, withdrawAt); err != nil {
+		t.Fatalf("credentials gone before their withdrawal time: %v", err)
+	}
+	f.clock.fire(w)
 	w = f.clock.next(t)
 	if _, err := os.Stat(filepath.Join(f.dir, "default.json")); !os.IsNotExist(err) {
 		t.Fatalf("expired credentials still on disk: %v", err)
@@ -504,5 +559,224 @@ func TestCancelDuringASlowSTSCallReturns(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run returned %v after cancel, want nil", err)
+	}
+}
+
+// published reads the expiration of the profile's JSON file, or the zero
+// time when there is none.
+func published(t *testing.T, dir string) time.Time {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "default.json"))
+	if os.IsNotExist(err) {
+		return time.Time{}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c output.CredentialsJSON
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return time.Unix(c.Expiration, 0)
+}
+
+// A peer that issues 30 s sessions: every refresh comes at half-life,
+// before the files expire, and never sooner (no busy loop). The probe saw
+// an expired file half of every minute (a one-minute floor).
+func TestShortLivedCredentialsAreReplacedBeforeTheyExpire(t *testing.T) {
+	f := start(t, []string{webRole, targetRole}, 0.5, func(f *fixture) { f.srv.SetLifetime(30 * time.Second) })
+	for refreshNo := 1; refreshNo <= 10; refreshNo++ {
+		w := f.clock.next(t)
+		if n := len(f.srv.Calls()); n != 2*refreshNo {
+			t.Fatalf("refresh %d: %d STS calls, want %d", refreshNo, n, 2*refreshNo)
+		}
+		now := f.clock.Now()
+		if wait := w.at.Sub(now); wait != 15*time.Second {
+			t.Fatalf("refresh %d: next one after %s, want 15s (half of 30 s)", refreshNo, wait)
+		}
+		// The files stay valid up to the instant the next refresh starts.
+		if err := output.Check(f.dir, []string{"default"}, w.at); err != nil {
+			t.Fatalf("refresh %d: at the next refresh %s: %v", refreshNo, w.at, err)
+		}
+		f.clock.fire(w)
+	}
+}
+
+// Credentials that arrive expired, or that expire before a refresh could
+// replace them, are never published: the attempt fails with
+// expires_too_soon and is retried with backoff (one STS call per hop per
+// attempt), until STS issues usable ones.
+func TestCredentialsThatExpireTooSoonAreNeverPublished(t *testing.T) {
+	// One hop: with two, STS itself refuses to chain from expired
+	// credentials.
+	for _, life := range []time.Duration{-time.Minute, 5 * time.Second} {
+		t.Run(life.String(), func(t *testing.T) {
+			f := start(t, []string{webRole}, 0.5, func(f *fixture) { f.srv.SetLifetime(life) })
+			for attempt := 1; attempt <= 3; attempt++ {
+				w := f.clock.next(t)
+				if _, err := os.Stat(filepath.Join(f.dir, "default.json")); !os.IsNotExist(err) {
+					t.Fatalf("attempt %d: credentials expiring after %s were published", attempt, life)
+				}
+				if n := len(f.srv.Calls()); n != attempt {
+					t.Fatalf("attempt %d: %d STS calls, want %d", attempt, n, attempt)
+				}
+				if want := refresh.Backoff(attempt, 0.5); w.at.Sub(f.clock.Now()) != want {
+					t.Fatalf("attempt %d: retry after %s, want the backoff %s", attempt, w.at.Sub(f.clock.Now()), want)
+				}
+				f.clock.fire(w)
+			}
+			if logs := f.logs.String(); !strings.Contains(logs, `"reason":"expires_too_soon"`) || strings.Contains(logs, "credentials refreshed") {
+				t.Fatalf("logs:\n%s", logs)
+			}
+			f.srv.SetLifetime(0)
+			f.clock.fire(f.clock.next(t))
+			f.clock.next(t)
+			if err := output.Check(f.dir, []string{"default"}, f.clock.Now()); err != nil {
+				t.Fatalf("after STS issued usable credentials: %v", err)
+			}
+		})
+	}
+}
+
+// STS's clock three hours off ours, either way: the skew is measured from
+// the Date header and logged, and the files and the schedule use the
+// expiration on our clock. (Behind, the credentials looked expired on
+// arrival and were published anyway; ahead, they looked four hours long.)
+func TestClockSkewIsDetectedLoggedAndTakenOut(t *testing.T) {
+	for _, skew := range []time.Duration{3 * time.Hour, -3 * time.Hour} {
+		t.Run(skew.String(), func(t *testing.T) {
+			f := start(t, []string{webRole, targetRole}, 0.5, func(f *fixture) {
+				f.srv.SetClock(func() time.Time { return f.clock.Now().Add(skew) })
+			})
+			w := f.clock.next(t)
+			now := f.clock.Now()
+			// Date has a resolution of a second: the measured offset may be
+			// up to a second larger, never smaller (expiry never later).
+			measured := skew + time.Second
+			if got, want := published(t, f.dir), now.Add(time.Hour-time.Second); !got.Equal(want) {
+				t.Fatalf("published expiration %s, want %s (one hour on our clock, less the Date header's second; STS said %s)", got, want, f.srv.Issued()[1].Expiration)
+			}
+			if want := now.Add(30*time.Minute - time.Second/2); !w.at.Equal(want) {
+				t.Fatalf("next refresh %s, want %s", w.at, want)
+			}
+			if logs := f.logs.String(); !strings.Contains(logs, `"sts_clock_ahead_by":"`+measured.String()+`"`) {
+				t.Fatalf("the skew is not logged as %s:\n%s", measured, logs)
+			}
+		})
+	}
+}
+
+// A refresh that is still waiting for STS when the published credentials
+// reach their withdrawal time does not keep them on disk: the call is cut
+// short there, the files are removed, and the loop retries with backoff.
+// (They stayed up to the 10 s call timeout, past their expiration.)
+func TestAHangingRefreshDoesNotKeepCredentialsPastTheirWithdrawal(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	f := start(t, []string{webRole, targetRole}, 0.5, func(f *fixture) { f.srv.SetLifetime(30 * time.Second) })
+	w := f.clock.next(t)
+	expiration := published(t, f.dir)
+	f.srv.FailWhen(func(ststest.Call) *ststest.Fault {
+		arrived <- struct{}{}
+		return &ststest.Fault{Delay: time.Hour}
+	})
+	f.clock.fire(w) // the refresh at half-life hangs at hop 1
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the refresh never reached STS")
+	}
+	withdrawAt := expiration.Add(-3 * time.Second) // a tenth of 30 s
+	if err := output.Check(f.dir, []string{"default"}, withdrawAt); err != nil {
+		t.Fatalf("credentials gone before their withdrawal time: %v", err)
+	}
+	f.clock.advance(withdrawAt)
+	retry := f.clock.next(t)
+	if _, err := os.Stat(filepath.Join(f.dir, "default.json")); !os.IsNotExist(err) {
+		t.Fatalf("credentials still on disk at %s, %s before they expire, while the refresh hangs", withdrawAt, expiration.Sub(withdrawAt))
+	}
+	if want := withdrawAt.Add(refresh.Backoff(1, 0.5)); !retry.at.Equal(want) {
+		t.Fatalf("retry at %s, want %s", retry.at, want)
+	}
+	if n := len(f.srv.Calls()); n != 3 {
+		t.Fatalf("%d STS calls, want 2 + the hanging one", n)
+	}
+	if logs := f.logs.String(); !strings.Contains(logs, `"reason":"timeout"`) || !strings.Contains(logs, "removed them") {
+		t.Fatalf("logs:\n%s", logs)
+	}
+}
+
+// failingSink fails Publish while fail is set, and counts attempts.
+type failingSink struct {
+	refresh.Sink
+	mu       sync.Mutex
+	fail     bool
+	attempts []chain.Credentials
+}
+
+func (s *failingSink) Publish(name string, c chain.Credentials) error {
+	s.mu.Lock()
+	s.attempts = append(s.attempts, c)
+	fail := s.fail
+	s.mu.Unlock()
+	if fail {
+		return errors.New("writing credentials: read-only file system")
+	}
+	return s.Sink.Publish(name, c)
+}
+
+func (s *failingSink) setFail(v bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail = v
+}
+
+// While the output cannot be written, the loop retries the write with the
+// credentials it already holds, not STS (which minted new keys on every
+// retry and threw them away). Once they are due for refresh, STS is asked
+// again.
+func TestAFailedWriteIsRetriedWithTheHeldCredentials(t *testing.T) {
+	sink := &failingSink{fail: true}
+	f := start(t, []string{webRole, targetRole}, 0.5, func(f *fixture) {
+		f.wrap = func(d refresh.Sink) refresh.Sink { sink.Sink = d; return sink }
+	})
+	for attempt := 1; attempt <= 5; attempt++ {
+		w := f.clock.next(t)
+		if n := len(f.srv.Calls()); n != 2 {
+			t.Fatalf("write attempt %d: %d STS calls, want 2 (one retrieval)", attempt, n)
+		}
+		if attempt == 5 {
+			sink.setFail(false)
+		}
+		f.clock.fire(w)
+	}
+	w := f.clock.next(t)
+	first := f.srv.Issued()[1]
+	if n := len(f.srv.Calls()); n != 2 {
+		t.Fatalf("%d STS calls, want 2", n)
+	}
+	b, _ := os.ReadFile(filepath.Join(f.dir, "default.json"))
+	if !strings.Contains(string(b), first.AccessKeyID) {
+		t.Fatalf("default.json does not hold the first retrieval's keys:\n%s", b)
+	}
+	if logs := f.logs.String(); !strings.Contains(logs, `"reason":"output"`) || !strings.Contains(logs, `"after_failed_write":true`) {
+		t.Fatalf("logs:\n%s", logs)
+	}
+	// The next refresh is the one scheduled for the held credentials.
+	if want := first.Expiration.Add(-30 * time.Minute); !w.at.Equal(want) {
+		t.Fatalf("next refresh %s, want %s (half-life of the held credentials)", w.at, want)
+	}
+
+	// Writes failing until the held credentials are due: then STS again.
+	sink.setFail(true)
+	f.clock.fire(w) // due: retrieve (2 calls), the write fails
+	for f.clock.Now().Before(first.Expiration.Add(-time.Minute)) {
+		w = f.clock.next(t)
+		if w.at.After(first.Expiration) {
+			t.Fatalf("retry at %s, after the first credentials' expiration %s", w.at, first.Expiration)
+		}
+		f.clock.fire(w)
+	}
+	if n := len(f.srv.Calls()); n != 4 && n != 6 {
+		t.Fatalf("%d STS calls over half an hour of failed writes, want 4 (or 6 once the second keys are due)", n)
 	}
 }

@@ -219,6 +219,12 @@ func (p *parser) parse() Config {
 	}
 	if v, ok := p.ann[CredentialsEndpoint]; ok {
 		cfg.CredentialsEndpoint = p.boolean(CredentialsEndpoint, v)
+		if cfg.CredentialsEndpoint {
+			// The webhook cannot see which SDK an image holds; an old one
+			// ignores the token file and gets 401 from the endpoint.
+			p.warn("%s: the app's AWS SDK must read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (AWS CLI ≥ 2.15.0 or 1.30.0, boto3/botocore ≥ 1.34.41, Go v2 ≥ release-2023-11-14, JavaScript v3 ≥ 3.458.0, Java v2 ≥ 2.21.30; older ones, such as Debian bookworm's awscli 2.9 and botocore 1.29, get 401)",
+				CredentialsEndpoint)
+		}
 		if cfg.CredentialsEndpoint && p.pod.Spec.HostNetwork {
 			p.warn("%s: the pod uses the host network, so the credentials endpoint listens on the node's 127.0.0.1:%d; a second such pod on the node cannot start its sidecar",
 				CredentialsEndpoint, profile.DefaultCredentialsEndpointPort)

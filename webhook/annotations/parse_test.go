@@ -447,8 +447,21 @@ func TestHostNetworkEndpointModeWarns(t *testing.T) {
 	p := pod(map[string]string{RoleARN: target, CredentialsEndpoint: "true"})
 	p.Spec.HostNetwork = true
 	_, errs, warnings := Parse(p, nil, defaults)
-	if len(errs) > 0 || len(warnings) != 1 || !strings.Contains(warnings[0], "host network") {
+	if len(errs) > 0 || len(warnings) != 2 || !strings.Contains(warnings[1], "host network") {
 		t.Fatalf("errs=%v warnings=%q", errs, warnings)
+	}
+}
+
+// Endpoint mode needs an SDK that reads AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE;
+// the webhook cannot tell which SDK an image holds, so it says so (and
+// names the minimum versions) whenever the mode is on.
+func TestEndpointModeWarnsAboutOldSDKs(t *testing.T) {
+	_, errs, warnings := Parse(pod(map[string]string{RoleARN: target, CredentialsEndpoint: "true"}), nil, defaults)
+	if len(errs) > 0 || len(warnings) != 1 || !strings.Contains(warnings[0], "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") || !strings.Contains(warnings[0], "401") {
+		t.Fatalf("errs=%v warnings=%q", errs, warnings)
+	}
+	if _, _, warnings := Parse(pod(map[string]string{RoleARN: target, CredentialsEndpoint: "false"}), nil, defaults); len(warnings) != 0 {
+		t.Fatalf("endpoint mode off: warnings %q", warnings)
 	}
 }
 

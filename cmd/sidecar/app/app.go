@@ -20,6 +20,7 @@ import (
 	"github.com/rolechain/rolechain/sidecar/options"
 	"github.com/rolechain/rolechain/sidecar/output"
 	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/sidecar/redact"
 )
 
 // Exit codes.
@@ -60,8 +61,12 @@ for the first role and sts:AssumeRole for each further one, and writes the last
 role's credentials into --output-dir, refreshing them at about half their
 lifetime (never later than 5 minutes before expiry), or at least every
 --refresh-interval when that is set. When a refresh fails, the last good
-credentials stay until they expire; then they are removed, so files are
-always valid or absent.
+credentials stay until shortly before they expire (a tenth of their
+lifetime, at most 10 s); then they are removed, even while a refresh is
+still waiting for STS, so files are always valid or absent. Credentials
+that expire less than 10 s after they arrive are not written. Expirations
+are on this node's clock: when STS's Date header shows its clock differs,
+the difference is logged and taken out.
 
 With --exit-when-ready it does the same (retrying failures with backoff) but
 exits 0 as soon as every profile's files are written once: the one-shot init
@@ -104,16 +109,23 @@ func NewCommand(env Env, run RunFunc) *cobra.Command {
 			if err := cfg.ApplyEnv(cmd.Flags(), env.Lookup); err != nil {
 				return usageError{err}
 			}
+			w := env.Log
+			if w == nil {
+				w = env.Stderr
+			}
+			// Every log line passes the scrubber: no secret the process
+			// holds reaches the log, whoever put it into the message.
+			log = slog.New(redact.Default.Handler(slog.NewJSONHandler(w, nil)))
+			return nil
+		},
+		// The whole configuration is validated for the main command only:
+		// the probe reads files and checks what it needs itself.
+		PreRunE: func(*cobra.Command, []string) error {
 			ps, err := cfg.Validate()
 			if err != nil {
 				return usageError{err}
 			}
 			profiles = ps
-			w := env.Log
-			if w == nil {
-				w = env.Stderr
-			}
-			log = slog.New(slog.NewJSONHandler(w, nil))
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -131,12 +143,13 @@ func NewCommand(env Env, run RunFunc) *cobra.Command {
 		Short: "Exit 0 only if every profile's credentials exist in --output-dir and are unexpired (startup/readiness probe)",
 		Long: `probe reads <output-dir>/<profile>.json of every configured profile and exits 0
 only if all exist and are unexpired, else 1 with one line per profile that is not.
-It reads the same flags and environment as the main command.`,
+It reads the same flags and environment as the main command, but needs only
+--output-dir and the profile names (--profile or --profiles).`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			names := make([]string, len(profiles))
-			for i, p := range profiles {
-				names[i] = p.Name
+			names, err := cfg.ValidateProbe()
+			if err != nil {
+				return usageError{err}
 			}
 			return output.Check(cfg.OutputDir, names, env.Now())
 		},
@@ -157,7 +170,7 @@ func Execute(ctx context.Context, args []string, env Env, run RunFunc) int {
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		code = ExitUsage
 	}
-	for _, line := range strings.Split(err.Error(), "\n") {
+	for _, line := range strings.Split(redact.Default.String(err.Error()), "\n") {
 		fmt.Fprintf(env.Stderr, "rolechain-sidecar: %s\n", line)
 	}
 	return code

@@ -220,9 +220,11 @@ func TestOnceWithStaticKeysFromASecret(t *testing.T) {
 	}
 }
 
+// The probe reads files: it needs the output directory, not the chain's
+// flags.
 func TestProbeFailsUntilCredentialsExist(t *testing.T) {
 	dir := t.TempDir()
-	vars := map[string]string{profile.EnvOutputDir: dir, "ROLECHAIN_WEB_IDENTITY_ROLE_ARN": webRole}
+	vars := map[string]string{profile.EnvOutputDir: dir}
 	r := execute(context.Background(), []string{"probe"}, vars, io.Discard)
 	if r.code != app.ExitFailure || !strings.Contains(r.stderr, "profile default") {
 		t.Fatalf("probe on an empty dir: exit %d stderr %s", r.code, r.stderr)
@@ -243,8 +245,11 @@ func TestSidecarEndToEndLeaksNoSecretToLogsOrMetrics(t *testing.T) {
 	srv := ststest.New(t)
 	var mu sync.Mutex
 	failed := map[string]bool{}
+	// The peer echoes the request in two of the errors: the token (hop 1)
+	// and the signing keys of hop 1 (hop 2).
 	firstFault := map[string]ststest.Fault{
-		targetRole: {Code: ststest.CodeAccessDenied},
+		webRole:    {Code: ststest.CodeInvalidIdentityToken, Echo: true},
+		targetRole: {Code: ststest.CodeAccessDenied, Echo: true},
 		otherRole:  {Body: "<AssumeRoleWithWebIdentityResponse><Credentials><SecretAccessKey>leak-me-secret</SecretAccessKey>"},
 	}
 	srv.FailWhen(func(c ststest.Call) *ststest.Fault {
@@ -319,24 +324,33 @@ func TestSidecarEndToEndLeaksNoSecretToLogsOrMetrics(t *testing.T) {
 		t.Fatalf("endpoint returned %v", body)
 	}
 
-	resp, err = http.Get("http://127.0.0.1:" + strconv.Itoa(metricsPort) + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metricsText, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{
+	// A loop records its outcome just after its files are written (which
+	// the probe saw): scrape until the last refresh is counted.
+	wantMetrics := []string{
+		`rolechain_sidecar_refreshes_total{profile="default",reason="invalid_identity_token",result="failure"} 1`,
 		`rolechain_sidecar_refreshes_total{profile="default",reason="access_denied",result="failure"} 1`,
 		`rolechain_sidecar_refreshes_total{profile="other",reason="malformed_response",result="failure"} 1`,
 		`rolechain_sidecar_refreshes_total{profile="default",reason="",result="success"} 1`,
 		`rolechain_sidecar_credentials_expiry_seconds{profile="other"}`,
-	} {
+	}
+	var metricsText []byte
+	waitFor(t, func() bool {
+		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(metricsPort) + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metricsText, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return strings.Contains(string(metricsText), `rolechain_sidecar_refreshes_total{profile="default",reason="",result="success"}`) &&
+			strings.Contains(string(metricsText), `rolechain_sidecar_refreshes_total{profile="other",reason="",result="success"}`)
+	})
+	for _, want := range wantMetrics {
 		if !strings.Contains(string(metricsText), want) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
 	logText := logs.String()
-	for _, want := range []string{`"reason":"access_denied"`, `"reason":"malformed_response"`, `"msg":"credentials refreshed"`} {
+	for _, want := range []string{`"reason":"invalid_identity_token"`, `"reason":"access_denied"`, `"reason":"malformed_response"`, `"msg":"credentials refreshed"`, "[redacted web-identity token]", "[redacted session token]"} {
 		if !strings.Contains(logText, want) {
 			t.Errorf("logs lack %s", want)
 		}
@@ -540,5 +554,145 @@ func TestExitWhenReadyWithOnceIsAUsageError(t *testing.T) {
 	r := execute(context.Background(), []string{"--once", "--exit-when-ready", "--web-identity-role-arn", webRole}, nil, io.Discard)
 	if r.code != app.ExitUsage || !strings.Contains(r.stderr, "--exit-when-ready: cannot be combined with --once") {
 		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
+	}
+}
+
+// --once prints failures on stderr (each retry, then the final error): a
+// peer that echoes the request must not get the token or the first hop's
+// keys printed there.
+func TestOnceNeverPrintsASecretAPeerEchoes(t *testing.T) {
+	for _, action := range []string{ststest.ActionAssumeRoleWithWebIdentity, ststest.ActionAssumeRole} {
+		t.Run(action, func(t *testing.T) {
+			srv := ststest.New(t)
+			srv.FailWhen(func(c ststest.Call) *ststest.Fault {
+				if c.Action == action {
+					return &ststest.Fault{Code: ststest.CodeThrottling, Echo: true}
+				}
+				return nil
+			})
+			var stdout, stderr bytes.Buffer
+			env := app.Env{
+				Lookup: func(string) (string, bool) { return "", false },
+				Stdout: &stdout, Stderr: &stderr, Now: time.Now, Log: io.Discard,
+				Sleep: func(context.Context, time.Duration) error { return nil },
+			}
+			code := app.Execute(context.Background(), []string{"--once", "--token-file", tokenFile(t), "--web-identity-role-arn", webRole,
+				"--role-arn", targetRole, "--sts-endpoint", srv.URL}, env, app.Run(env))
+			if code != app.ExitFailure || strings.Count(stderr.String(), "\n") != 3 || !strings.Contains(stderr.String(), "throttling") {
+				t.Fatalf("exit %d, stderr:\n%s\nwant two retry lines and the final error", code, stderr.String())
+			}
+			secrets := []string{jwt}
+			for _, c := range srv.Issued() {
+				secrets = append(secrets, c.AccessKeyID, c.SecretAccessKey, c.SessionToken)
+			}
+			for _, s := range secrets {
+				if strings.Contains(stderr.String(), s) {
+					t.Errorf("stderr holds secret %q:\n%s", s, stderr.String())
+				}
+			}
+			if !strings.Contains(stderr.String(), "[redacted ") {
+				t.Errorf("nothing was redacted; did the peer echo? stderr:\n%s", stderr.String())
+			}
+		})
+	}
+}
+
+// With the endpoint's port taken, the sidecar fails before it writes
+// anything: no config and no fresh endpoint-token for a server that never
+// starts (an app would read a token nobody checks).
+func TestPortTakenFailsBeforeAnyFileIsWritten(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	srv := ststest.New(t)
+	dir := t.TempDir()
+	r := runGuarded(t, context.Background(), []string{"--web-identity-role-arn", webRole, "--token-file", tokenFile(t), "--sts-endpoint", srv.URL,
+		"--output-dir", dir, "--credentials-endpoint-port", strconv.Itoa(taken.Addr().(*net.TCPAddr).Port)}, nil, io.Discard)
+	if r.code != app.ExitFailure || !strings.Contains(r.stderr, "--credentials-endpoint-port") || !strings.Contains(r.stderr, "address already in use") {
+		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("files written for a sidecar that did not start: %v", entries)
+	}
+	if n := len(srv.Calls()); n != 0 {
+		t.Errorf("%d STS calls for a sidecar that did not start", n)
+	}
+}
+
+// An output directory the sidecar cannot write is a bad --output-dir,
+// and the error says so.
+func TestUnwritableOutputDirNamesTheFlag(t *testing.T) {
+	dir := t.TempDir()
+	// rename(2) cannot replace a non-empty directory, even as root.
+	if err := os.MkdirAll(filepath.Join(dir, "config", "child"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := runGuarded(t, context.Background(), []string{"--web-identity-role-arn", webRole, "--token-file", tokenFile(t), "--output-dir", dir}, nil, io.Discard)
+	if r.code != app.ExitFailure || !strings.HasPrefix(r.stderr, "rolechain-sidecar: --output-dir: ") {
+		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
+	}
+}
+
+// A line break in a role ARN or garbage after the profiles JSON exits 2
+// with one line naming the flag, and no STS call is made.
+func TestHostileValuesExitTwoBeforeAnySTSCall(t *testing.T) {
+	srv := ststest.New(t)
+	evil := "arn:aws:iam::333333333333:role/evil"
+	profilesJSON := `[{"name":"default","webIdentityRoleARN":"` + webRole + `","stsEndpoint":"` + srv.URL + `"}]`
+	for _, tc := range []struct {
+		name string
+		args []string
+		vars map[string]string
+		want string
+	}{
+		{"line break in --role-arn", []string{"--web-identity-role-arn", webRole, "--role-arn", targetRole + "\n" + evil}, nil, `for "--role-arn" flag: `},
+		{"line break in ROLECHAIN_ROLE_ARN", []string{"--web-identity-role-arn", webRole}, map[string]string{"ROLECHAIN_ROLE_ARN": targetRole + "\n" + evil}, "--role-arn (from ROLECHAIN_ROLE_ARN): "},
+		{"garbage after ROLECHAIN_PROFILES", nil, map[string]string{profile.EnvProfiles: profilesJSON + "garbage"}, "--profiles (from ROLECHAIN_PROFILES): "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--once", "--token-file", tokenFile(t)}, tc.args...)
+			if tc.vars == nil || tc.vars[profile.EnvProfiles] == "" {
+				args = append(args, "--sts-endpoint", srv.URL)
+			}
+			r := execute(context.Background(), args, tc.vars, io.Discard)
+			if r.code != app.ExitUsage || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want 2 and one line containing %q", r.code, r.stderr, tc.want)
+			}
+			if n := len(srv.Calls()); n != 0 {
+				t.Fatalf("%d STS calls", n)
+			}
+		})
+	}
+}
+
+// A 50 MB token file (the probe's) is refused at once: one line, no STS
+// call, no retry (it will not pass by itself).
+func TestOnceRefusesAnOversizedTokenWithoutCallingSTS(t *testing.T) {
+	srv := ststest.New(t)
+	big := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(big, bytes.Repeat([]byte("a"), 50<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := execute(context.Background(), []string{"--once", "--token-file", big, "--web-identity-role-arn", webRole, "--sts-endpoint", srv.URL}, nil, io.Discard)
+	if r.code != app.ExitFailure || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "token_file") || !strings.Contains(r.stderr, "at most 20000 characters") {
+		t.Fatalf("exit %d stderr %.500q", r.code, r.stderr)
+	}
+	if n := len(srv.Calls()); n != 0 {
+		t.Fatalf("%d STS calls", n)
+	}
+}
+
+// --once does not print credentials that arrive expired.
+func TestOnceRefusesCredentialsThatArriveExpired(t *testing.T) {
+	srv := ststest.New(t)
+	srv.SetLifetime(-time.Minute)
+	r := execute(context.Background(), []string{"--once", "--token-file", tokenFile(t), "--web-identity-role-arn", webRole, "--sts-endpoint", srv.URL}, nil, io.Discard)
+	if r.code != app.ExitFailure || r.stdout != "" || !strings.Contains(r.stderr, "expires_too_soon") {
+		t.Fatalf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if n := len(srv.Calls()); n != 1 {
+		t.Fatalf("%d STS calls, want 1 (no retry)", n)
 	}
 }

@@ -25,7 +25,9 @@ import (
 	"github.com/rolechain/rolechain/sidecar/options"
 	"github.com/rolechain/rolechain/sidecar/output"
 	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/sidecar/redact"
 	"github.com/rolechain/rolechain/sidecar/refresh"
+	"github.com/rolechain/rolechain/sidecar/serve"
 )
 
 // shutdownGrace bounds the shutdown of the HTTP servers, so that SIGTERM
@@ -139,6 +141,12 @@ func retrieveOnce(ctx context.Context, env Env, name string, c *chain.Chain) (ch
 	for attempt := 1; ; attempt++ {
 		creds, err := c.Retrieve(ctx)
 		if err == nil {
+			// As the refresh loop: never hand out what is (about to be)
+			// expired; retrying would not help.
+			if life := creds.Expiration.Sub(env.Now()); life < refresh.MinLifetime {
+				return chain.Credentials{}, fmt.Errorf("profile %s: %s: STS returned credentials that expire at %s, %s from now by this node's clock (at least %s needed)",
+					name, refresh.ReasonExpiresTooSoon, creds.Expiration.Format(time.RFC3339), life.Round(time.Second), refresh.MinLifetime)
+			}
 			return creds, nil
 		}
 		reason := chain.Classify(err)
@@ -147,7 +155,7 @@ func retrieveOnce(ctx context.Context, env Env, name string, c *chain.Chain) (ch
 			return chain.Credentials{}, err
 		}
 		wait := refresh.Backoff(attempt, rand.Float64())
-		fmt.Fprintf(env.Stderr, "rolechain-sidecar: attempt %d of %d failed, retrying in %s: %v\n", attempt, onceAttempts, wait.Round(time.Millisecond), err)
+		fmt.Fprintf(redact.Default.Writer(env.Stderr), "rolechain-sidecar: attempt %d of %d failed, retrying in %s: %v\n", attempt, onceAttempts, wait.Round(time.Millisecond), err)
 		if serr := sleep(ctx, wait); serr != nil {
 			return chain.Credentials{}, err
 		}
@@ -227,19 +235,43 @@ func runLoops(ctx context.Context, cfg *options.Config, profiles []profile.Profi
 		names[i] = p.Name
 		named[i] = output.Named{Profile: p.Name, Region: p.Region}
 	}
+	// Bind every port before writing anything: with a port taken, the
+	// sidecar must fail before it writes config and a fresh endpoint-token
+	// for a server that will never run. The listeners are closed on every
+	// return (Shutdown has closed those that served by then).
+	var endpointL, metricsL net.Listener
+	defer func() {
+		for _, l := range []net.Listener{endpointL, metricsL} {
+			if l != nil {
+				l.Close()
+			}
+		}
+	}()
+	var err error
+	if cfg.CredentialsEndpointPort != 0 {
+		if endpointL, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.CredentialsEndpointPort))); err != nil {
+			return fmt.Errorf("--credentials-endpoint-port: %w", err)
+		}
+	}
+	if cfg.MetricsPort != 0 {
+		if metricsL, err = net.Listen("tcp", ":"+strconv.Itoa(cfg.MetricsPort)); err != nil {
+			return fmt.Errorf("--metrics-port: %w", err)
+		}
+	}
+
 	// In a pod the directory is an emptyDir; outside one, create it.
 	if err := os.MkdirAll(cfg.OutputDir, 0o755); err != nil {
 		return fmt.Errorf("--output-dir: %w", err)
 	}
 	dir := output.NewDir(cfg.OutputDir, cfg.FilePerm(), cfg.FileGroup, named)
 	if err := dir.WriteConfig(); err != nil {
-		return err
+		return fmt.Errorf("--output-dir: %w", err)
 	}
 	sinks := fanout{dir}
 
 	var servers []*http.Server
-	serve := func(name string, l net.Listener, h http.Handler) {
-		s := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 30 * time.Second}
+	start := func(name string, l net.Listener, h http.Handler) {
+		s, l := serve.New(name, l, h, log)
 		servers = append(servers, s)
 		go func() {
 			if err := s.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -257,39 +289,32 @@ func runLoops(ctx context.Context, cfg *options.Config, profiles []profile.Profi
 		}
 	}()
 
-	if cfg.CredentialsEndpointPort != 0 {
+	if endpointL != nil {
 		token, err := endpoint.NewToken()
 		if err != nil {
 			return err
 		}
-		// Written before the server listens, so a client never reads an
+		redact.Default.Hold(profile.EndpointTokenFileName, redact.EndpointToken, token)
+		// Written before the server serves, so a client never reads an
 		// old token for a live server.
 		if err := output.WriteFileAtomic(filepath.Join(cfg.OutputDir, profile.EndpointTokenFileName), []byte(token), cfg.FilePerm(), cfg.FileGroup); err != nil {
-			return err
-		}
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.CredentialsEndpointPort)))
-		if err != nil {
-			return fmt.Errorf("--credentials-endpoint-port: %w", err)
+			return fmt.Errorf("--output-dir: %w", err)
 		}
 		store := endpoint.NewStore()
 		sinks = fanout{store, dir}
-		serve("credentials-endpoint", l, &endpoint.Handler{Store: store, Token: token, Profiles: names})
+		start("credentials-endpoint", endpointL, &endpoint.Handler{Store: store, Token: token, Profiles: names})
 	}
 
 	var rec refresh.Recorder
 	var observe func(string, time.Duration, error)
-	if cfg.MetricsPort != 0 {
+	if metricsL != nil {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		m := metrics.New(reg, nil)
 		rec, observe = m, m.ObserveSTS
-		l, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.MetricsPort))
-		if err != nil {
-			return fmt.Errorf("--metrics-port: %w", err)
-		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		serve("metrics", l, mux)
+		start("metrics", metricsL, mux)
 	}
 
 	chains, err := newChains(ctx, cfg, profiles, observe)

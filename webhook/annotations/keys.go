@@ -119,7 +119,10 @@ const (
 	Source = Prefix + "source"
 
 	// Status is written by the webhook, never read as input: what it
-	// injected and which user-set env variables it kept.
+	// injected and which user-set env variables it kept. (When the API
+	// server calls the webhook again for the same pod, the injection reads
+	// back the record of what it removed of EKS's, which leaves no other
+	// trace.)
 	Status = Prefix + "status"
 
 	// IRSARoleARN is the ServiceAccount annotation of EKS IAM Roles for

@@ -126,7 +126,10 @@ type EKSStatus struct {
 // Mutate returns a copy of pod with the sidecar injected as cfg describes,
 // and the status it wrote into the pod's annotations. A pod that already
 // carries the sidecar keeps it as it is; only containers still missing the
-// mount or env receive them. The input pod is not modified.
+// mount or env receive them. What EKS's pod identity webhook injected into
+// the containers rolechain serves and into its sidecar is removed (see
+// package eks and README "On EKS"), whichever webhook ran first. The input
+// pod is not modified.
 func (in Injector) Mutate(pod *corev1.Pod, cfg annotations.Config) (*corev1.Pod, Status, error) {
 	out := pod.DeepCopy()
 	spec := &out.Spec

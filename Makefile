@@ -52,6 +52,7 @@ images:
 	IMAGE_USER=65532:65532 GOFLAGS=-tags=rolechain_nodefaultchain bash test/images/go-image.sh localhost/rolechain/sidecar:dev .cache/images/sidecar.tar cmd/sidecar /rolechain-sidecar
 	bash test/images/go-image.sh localhost/rolechain/e2e-app:dev .cache/images/e2e-app.tar test/app /app
 	bash test/images/go-image.sh localhost/rolechain/toolbox:dev .cache/images/toolbox.tar test/images/toolbox /toolbox
+	IMAGE_USER=65532:65532 bash test/images/go-image.sh localhost/rolechain/ekswebhook:dev .cache/images/ekswebhook.tar test/ekswebhook /ekswebhook
 
 ## docker-images: the same two images with Docker, where an engine runs
 docker-images:

@@ -33,7 +33,9 @@ set -a; . .cache/cluster/cluster.env; set +a
 
 step "sts-up"
 subjects=$(sed 's/$/:app/' test/e2e/namespaces.txt | tr '\n' ' ')
-STS_SUBJECTS="$subjects rolechain-demo:app" bash test/sts/up.sh
+# The provider also accepts EKS Pod Identity's audience: the e2e suite's
+# stand-in for EKS's agent trades the pod's Pod Identity token at the STS.
+STS_SUBJECTS="$subjects rolechain-demo:app" STS_AUDIENCES=sts.amazonaws.com,pods.eks.amazonaws.com bash test/sts/up.sh
 STS_ENV=$ROOT/.cache/sts/sts.env
 
 step "minio-up (second web-identity peer)"
@@ -41,7 +43,7 @@ bash test/sts/minio-up.sh
 
 step "images (crane, no Docker)"
 make --no-print-directory images
-for t in webhook sidecar e2e-app toolbox; do
+for t in webhook sidecar e2e-app toolbox ekswebhook; do
   bash test/images/import.sh ".cache/images/$t.tar"
 done
 

@@ -1,5 +1,6 @@
 // Package chain turns a source of identity (a projected service-account
-// token, the SDK's default credential chain, or static keys) into
+// token, the SDK's default credential chain, static keys, or EKS Pod
+// Identity's container-credentials endpoint) into
 // credentials for a target role by walking a chain of STS calls:
 // AssumeRoleWithWebIdentity (anonymous) for the first hop when the source is
 // a token, then sts:AssumeRole signed with the previous hop's credentials for
@@ -72,7 +73,8 @@ type Provider interface {
 
 // Source yields the credentials (or token) that start a chain.
 type Source interface {
-	// isSource keeps the set closed: WebIdentity, Static and AWSProvider.
+	// isSource keeps the set closed: WebIdentity, Static, AWSProvider and
+	// PodIdentity.
 	isSource()
 }
 
@@ -170,6 +172,13 @@ func (c *Chain) Retrieve(ctx context.Context) (Credentials, error) {
 		case Static:
 			if i == 0 {
 				if prev, err = readStatic(src.Dir); err != nil {
+					return Credentials{}, err
+				}
+			}
+			creds, err = c.assumeRole(ctx, prev, role, i == 0)
+		case PodIdentity:
+			if i == 0 {
+				if prev, err = c.podIdentity(ctx, src); err != nil {
 					return Credentials{}, err
 				}
 			}

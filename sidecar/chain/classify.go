@@ -52,6 +52,10 @@ func Classify(err error) Reason {
 	if errors.As(err, &ne) && ne.Timeout() {
 		return ReasonTimeout
 	}
+	var se *SourceError
+	if errors.As(err, &se) {
+		return classifySource(se)
+	}
 	var api smithy.APIError
 	isAPI := errors.As(err, &api)
 	if isAPI {
@@ -123,4 +127,30 @@ func (r Reason) Transient() bool {
 		return true
 	}
 	return false
+}
+
+// classifySource classifies a failure to obtain a chain's source
+// credentials from an endpoint (not a timeout: see Classify). The network
+// and the endpoint's 5xx and 429 may pass by themselves; any other answer
+// (401/403: a token the agent refuses, no association) is the source's.
+func classifySource(se *SourceError) Reason {
+	var oe *net.OpError
+	if errors.As(se, &oe) || errors.Is(se, net.ErrClosed) || errors.Is(se, syscall.ECONNRESET) || errors.Is(se, io.ErrUnexpectedEOF) {
+		return ReasonNetwork
+	}
+	var status interface{ HTTPStatusCode() int }
+	if errors.As(se, &status) {
+		switch code := status.HTTPStatusCode(); {
+		case code == 429:
+			return ReasonThrottling
+		case code >= 500:
+			return ReasonServerError
+		}
+	}
+	var me *MalformedResponseError
+	var de *smithy.DeserializationError
+	if errors.As(se, &me) || errors.As(se, &de) {
+		return ReasonMalformedResponse
+	}
+	return ReasonSourceCredentials
 }

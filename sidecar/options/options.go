@@ -21,6 +21,17 @@ const (
 	SourceWebIdentity  = "web-identity"
 	SourceDefaultChain = "default-chain"
 	SourceStatic       = "static"
+	// SourcePodIdentity starts from EKS Pod Identity's credentials, read
+	// from the container-credentials variables EKS's webhook sets.
+	SourcePodIdentity = profile.SourcePodIdentity
+)
+
+// The container-credentials variables of the SDKs, which EKS's webhook sets
+// for a ServiceAccount with a Pod Identity association; --source
+// pod-identity reads them.
+const (
+	EnvContainerCredentialsFullURI     = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
+	EnvContainerAuthorizationTokenFile = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
 )
 
 // Config is everything the sidecar is told. Flags bind straight onto it;
@@ -68,6 +79,11 @@ type Config struct {
 	// From the downward API; environment only.
 	PodName, PodNamespace, ServiceAccount string
 
+	// ContainerCredentialsFullURI and ContainerAuthorizationTokenFile are
+	// the Pod Identity Agent's endpoint and the token it expects, for
+	// --source pod-identity; environment only (EnvContainerCredentials*).
+	ContainerCredentialsFullURI, ContainerAuthorizationTokenFile string
+
 	// fromEnv maps a flag name to the variable that set it, for messages.
 	fromEnv map[string]string
 	// changed records flags set on the command line or by environment.
@@ -102,7 +118,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.STSEndpoint, "sts-endpoint", "", "single profile: STS endpoint URL replacing the regional one (http or https; no user info, query or fragment)")
 	fs.BoolVar(&c.SessionTags, "session-tags", false, "single profile: tag every sts:AssumeRole hop with kubernetes-namespace, kubernetes-pod and kubernetes-service-account (from ROLECHAIN_POD_NAMESPACE, ROLECHAIN_POD_NAME, ROLECHAIN_SERVICE_ACCOUNT)")
 
-	fs.StringVar(&c.Source, "source", c.Source, "credentials that start each chain: web-identity (the token file), default-chain (the AWS SDK default chain) or static (key files in --static-credentials-dir); with the last two every role is assumed with sts:AssumeRole")
+	fs.StringVar(&c.Source, "source", c.Source, "credentials that start each chain: web-identity (the token file), default-chain (the AWS SDK default chain), static (key files in --static-credentials-dir) or pod-identity (EKS Pod Identity: the endpoint in "+EnvContainerCredentialsFullURI+" with the token in "+EnvContainerAuthorizationTokenFile+", as EKS's webhook sets them); with all but web-identity every role is assumed with sts:AssumeRole")
 	fs.StringVar(&c.TokenFile, "token-file", c.TokenFile, "projected service-account token, re-read before every AssumeRoleWithWebIdentity (--source web-identity)")
 	fs.StringVar(&c.StaticCredentialsDir, "static-credentials-dir", "", "directory (a mounted Secret) with files aws_access_key_id, aws_secret_access_key and optionally aws_session_token (--source static)")
 	fs.StringVar(&c.SourceIdentity, "source-identity", "", "SourceIdentity set on the first sts:AssumeRole hop of every profile ([\\w+=,.@-], 2–64)")
@@ -155,6 +171,8 @@ func (c *Config) ApplyEnv(fs *pflag.FlagSet, lookup func(string) (string, bool))
 	c.PodName, _ = lookup(profile.EnvPodName)
 	c.PodNamespace, _ = lookup(profile.EnvPodNamespace)
 	c.ServiceAccount, _ = lookup(profile.EnvServiceAccount)
+	c.ContainerCredentialsFullURI, _ = lookup(EnvContainerCredentialsFullURI)
+	c.ContainerAuthorizationTokenFile, _ = lookup(EnvContainerAuthorizationTokenFile)
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "\n"))
 	}

@@ -118,7 +118,7 @@ func TestInvalidValuesNameTheirFlag(t *testing.T) {
 		{"chain across partitions", append(base, "--role-arn", "arn:aws-cn:iam::222222222222:role/t"), nil, "a chain cannot cross partitions"},
 		{"unknown partition without endpoint", []string{"--web-identity-role-arn", "arn:minio:iam:::role/x"}, nil, "unless an STS endpoint is set"},
 		{"sts endpoint", append(base, "--sts-endpoint", "sts.example.com"), nil, `--sts-endpoint: "sts.example.com" must be an http or https URL`},
-		{"source", append(base, "--source", "magic"), nil, `--source: "magic" must be web-identity, default-chain or static`},
+		{"source", append(base, "--source", "magic"), nil, `--source: "magic" must be web-identity, default-chain, static or pod-identity`},
 		{"static without dir", []string{"--source", "static", "--role-arn", target}, nil, "--static-credentials-dir: must name a directory"},
 		{"web identity role with another source", append(base, "--source", "default-chain", "--role-arn", target), nil, "--web-identity-role-arn: is only used with --source web-identity"},
 		{"default chain without roles", []string{"--source", "default-chain"}, nil, "--role-arn: needs at least one role with --source default-chain"},
@@ -274,6 +274,63 @@ func TestHostileValuesAreRefusedNamingTheirFlag(t *testing.T) {
 	}
 }
 
+// EKS's webhook sets these for a ServiceAccount with a Pod Identity association.
+var eksPodIdentityEnv = map[string]string{
+	options.EnvContainerCredentialsFullURI:     "http://169.254.170.23/v1/credentials",
+	options.EnvContainerAuthorizationTokenFile: "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token",
+}
+
+func TestPodIdentitySourceReadsEKSContainerCredentialsVariables(t *testing.T) {
+	js, _ := profile.Encode([]profile.Profile{{Name: "default", RoleARNs: []string{web, target}, ExternalID: "ext-id"}})
+	env := map[string]string{profile.EnvProfiles: js, profile.EnvSource: profile.SourcePodIdentity}
+	for k, v := range eksPodIdentityEnv {
+		env[k] = v
+	}
+	c, ps, err := parse(t, nil, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Source != options.SourcePodIdentity || c.ContainerCredentialsFullURI != eksPodIdentityEnv[options.EnvContainerCredentialsFullURI] ||
+		c.ContainerAuthorizationTokenFile != eksPodIdentityEnv[options.EnvContainerAuthorizationTokenFile] {
+		t.Fatalf("config %+v", c)
+	}
+	if len(ps) != 1 || ps[0].DurationSeconds != 3600 || ps[0].ExternalID != "ext-id" {
+		t.Fatalf("profiles %+v", ps)
+	}
+}
+
+func TestPodIdentitySourceProblemsNameWhatIsMissingOrUnsafe(t *testing.T) {
+	js, _ := profile.Encode([]profile.Profile{{Name: "default", RoleARNs: []string{target}}})
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string // "" = valid
+	}{
+		{"EKS's agent over IPv4", eksPodIdentityEnv, ""},
+		{"EKS's agent over IPv6", map[string]string{options.EnvContainerCredentialsFullURI: "http://[fd00:ec2::23]/v1/credentials", options.EnvContainerAuthorizationTokenFile: "/t"}, ""},
+		{"a loopback agent", map[string]string{options.EnvContainerCredentialsFullURI: "http://127.0.0.1:8080/creds", options.EnvContainerAuthorizationTokenFile: "/t"}, ""},
+		{"https anywhere", map[string]string{options.EnvContainerCredentialsFullURI: "https://creds.example.com/v1", options.EnvContainerAuthorizationTokenFile: "/t"}, ""},
+		{"no association", map[string]string{profile.EnvServiceAccount: "app"}, "Pod Identity association: is there one for ServiceAccount app?"},
+		{"plain http elsewhere", map[string]string{options.EnvContainerCredentialsFullURI: "http://10.0.0.7/v1/credentials", options.EnvContainerAuthorizationTokenFile: "/t"}, "unencrypted"},
+		{"no token file", map[string]string{options.EnvContainerCredentialsFullURI: "http://169.254.170.23/v1/credentials"}, options.EnvContainerAuthorizationTokenFile},
+		{"not a URL", map[string]string{options.EnvContainerCredentialsFullURI: "169.254.170.23", options.EnvContainerAuthorizationTokenFile: "/t"}, "http or https URL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{profile.EnvProfiles: js, profile.EnvSource: profile.SourcePodIdentity}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			_, _, err := parse(t, nil, env)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("want valid: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "--source (from ROLECHAIN_SOURCE)")):
+				t.Fatalf("error %v, want it to name --source and contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestSaneFileModesAreAccepted(t *testing.T) {
 	for _, args := range [][]string{
 		{"--file-mode", "0600"}, {"--file-mode", "0400"}, {"--file-mode", "0644"}, {"--file-mode", "0444"},
@@ -343,5 +400,17 @@ func TestProbeNeedsOnlyTheOutputDirAndProfileNames(t *testing.T) {
 		if _, _, err := probe(tc.args, tc.env); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v %v: %v, want %q", tc.args, tc.env, err, tc.want)
 		}
+	}
+}
+
+func TestPodIdentitySourceCapsEvenOneRoleAtOneHourAndTakesNoWebIdentityRole(t *testing.T) {
+	js, _ := profile.Encode([]profile.Profile{{Name: "default", WebIdentityRoleARN: web, RoleARNs: []string{target}, DurationSeconds: 7200}})
+	env := map[string]string{profile.EnvProfiles: js, profile.EnvSource: profile.SourcePodIdentity}
+	for k, v := range eksPodIdentityEnv {
+		env[k] = v
+	}
+	_, _, err := parse(t, nil, env)
+	if err == nil || !strings.Contains(err.Error(), "webIdentityRoleARN: is only used with --source web-identity") || !strings.Contains(err.Error(), "7200s exceeds 3600s") {
+		t.Fatalf("error %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -63,8 +64,12 @@ func (c *Config) Validate() ([]profile.Profile, error) {
 		if c.StaticCredentialsDir == "" {
 			bad("static-credentials-dir", "must name a directory of key files with --source static")
 		}
+	case SourcePodIdentity:
+		for _, problem := range c.podIdentityProblems() {
+			bad("source", "%s", problem)
+		}
 	default:
-		bad("source", "%q must be web-identity, default-chain or static", c.Source)
+		bad("source", "%q must be web-identity, default-chain, static or pod-identity", c.Source)
 	}
 	if c.StaticCredentialsDir != "" && c.Source != SourceStatic {
 		bad("static-credentials-dir", "is only read with --source static")
@@ -225,7 +230,7 @@ func (c *Config) validateProfile(i int, out *profile.Profile, p profile.Profile,
 			bad("webIdentityRoleARN", "is required with --source web-identity")
 		}
 		roles = p.Chain()
-	case SourceDefaultChain, SourceStatic:
+	case SourceDefaultChain, SourceStatic, SourcePodIdentity:
 		if p.WebIdentityRoleARN != "" {
 			bad("webIdentityRoleARN", "is only used with --source web-identity; list the first role in %s", c.fieldRef(i, "roleARNs"))
 		}
@@ -282,6 +287,8 @@ func (c *Config) validateProfile(i int, out *profile.Profile, p profile.Profile,
 		bad("durationSeconds", "%ds must be between %ds (15m) and %ds (12h)", p.DurationSeconds, profile.MinDurationSeconds, profile.MaxDurationSeconds)
 	case len(roles) > 1 && p.DurationSeconds > profile.MaxChainedDurationSeconds:
 		bad("durationSeconds", "%ds exceeds %ds: STS caps a session reached by role chaining at 1h, and this chain has %d roles", p.DurationSeconds, profile.MaxChainedDurationSeconds, len(roles))
+	case c.Source == SourcePodIdentity && p.DurationSeconds > profile.MaxChainedDurationSeconds:
+		bad("durationSeconds", "%ds exceeds %ds: STS caps a session reached by role chaining at 1h, and with --source pod-identity even the first role is assumed with a role session's credentials", p.DurationSeconds, profile.MaxChainedDurationSeconds)
 	}
 
 	if p.Region == "" {
@@ -437,4 +444,39 @@ func (c *Config) ValidateProbe() ([]string, error) {
 		return nil, errors.New(strings.Join(errs, "\n"))
 	}
 	return names, nil
+}
+
+// podIdentityProblems checks the container-credentials variables that
+// --source pod-identity reads. Like the AWS SDKs, it accepts plain http only
+// to a loopback address or to the addresses of EKS's and ECS's agents: the
+// authorization token travels with every request.
+func (c *Config) podIdentityProblems() []string {
+	uri, file := c.ContainerCredentialsFullURI, c.ContainerAuthorizationTokenFile
+	var problems []string
+	if uri == "" {
+		who := "this pod's ServiceAccount"
+		if c.ServiceAccount != "" {
+			who = "ServiceAccount " + c.ServiceAccount
+		}
+		problems = append(problems, fmt.Sprintf("pod-identity needs %s, which EKS's webhook sets only for a ServiceAccount with an EKS Pod Identity association: is there one for %s?", EnvContainerCredentialsFullURI, who))
+	} else if u, err := url.Parse(uri); err != nil || u.Hostname() == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		problems = append(problems, fmt.Sprintf("pod-identity: %s=%q must be an http or https URL with a host", EnvContainerCredentialsFullURI, uri))
+	} else if u.Scheme == "http" && !agentHost(u.Hostname()) {
+		problems = append(problems, fmt.Sprintf("pod-identity: %s=%q uses plain http to a host that is neither loopback nor EKS's or ECS's agent (169.254.170.23, fd00:ec2::23, 169.254.170.2): the authorization token would cross the network unencrypted", EnvContainerCredentialsFullURI, uri))
+	}
+	if file == "" {
+		problems = append(problems, fmt.Sprintf("pod-identity needs %s, the token EKS's agent expects; EKS's webhook sets it with %s", EnvContainerAuthorizationTokenFile, EnvContainerCredentialsFullURI))
+	}
+	return problems
+}
+
+// agentHost reports whether host is an address the AWS SDKs let a
+// container-credentials endpoint use over plain http: loopback ("localhost"
+// included), or the link-local addresses of EKS's and ECS's agents.
+func agentHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && (ip.IsLoopback() || ip.Equal(net.IPv4(169, 254, 170, 23)) || ip.Equal(net.IPv4(169, 254, 170, 2)) || ip.Equal(net.ParseIP("fd00:ec2::23")))
 }

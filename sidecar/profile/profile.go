@@ -61,12 +61,22 @@ const (
 	EnvCredentialsEndpointPort = "ROLECHAIN_CREDENTIALS_ENDPOINT_PORT"
 	// EnvRefreshInterval caps the time between two refreshes (a Go duration).
 	EnvRefreshInterval = "ROLECHAIN_REFRESH_INTERVAL"
+	// EnvSource selects what starts the chains (--source); the webhook sets
+	// it to SourcePodIdentity only, web identity being the default.
+	EnvSource = "ROLECHAIN_SOURCE"
 	// Filled from the downward API: a pod created from generateName has no
 	// name at admission time, so the webhook cannot write it in literally.
 	EnvPodName        = "ROLECHAIN_POD_NAME"
 	EnvPodNamespace   = "ROLECHAIN_POD_NAMESPACE"
 	EnvServiceAccount = "ROLECHAIN_SERVICE_ACCOUNT"
 )
+
+// SourcePodIdentity is the --source value that starts every chain from
+// the EKS Pod Identity credentials of the pod: the container-credentials
+// endpoint named by AWS_CONTAINER_CREDENTIALS_FULL_URI, authorized by the
+// token in AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, as EKS's webhook sets
+// them. Every role of the chain is then assumed with sts:AssumeRole.
+const SourcePodIdentity = "pod-identity"
 
 // Profile is one named set of credentials and the chain of roles that
 // produces it. The first hop is AssumeRoleWithWebIdentity into

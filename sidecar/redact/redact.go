@@ -38,6 +38,9 @@ const (
 	SecretAccessKey  Kind = "secret access key"
 	SessionToken     Kind = "session token"
 	EndpointToken    Kind = "endpoint token"
+	// PodIdentityToken authorizes requests to EKS's Pod Identity Agent
+	// (--source pod-identity).
+	PodIdentityToken Kind = "pod identity token"
 )
 
 // MinLength is the shortest value Hold registers. Every real secret is far

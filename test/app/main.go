@@ -6,7 +6,10 @@
 //	           (what the sidecar does, done by hand: the smoke test);
 //	app read   read the object with whatever the SDK's default chain finds
 //	           (AWS_SHARED_CREDENTIALS_FILE, AWS_CONTAINER_CREDENTIALS_FULL_URI,
-//	           …), once or in a loop: the e2e suite's app container.
+//	           …), once or in a loop: the e2e suite's app container;
+//	app agent  a stand-in for EKS's Pod Identity Agent in the pod: the
+//	           container-credentials endpoint at 169.254.170.23, trading the
+//	           pod's Pod Identity token for a role's credentials at the STS.
 //
 // Every flag can also be set by the environment variable APP_<FLAG> (upper
 // case, dashes as underscores), so a pod spec needs no args.
@@ -41,7 +44,7 @@ const (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: app chain|read [flags]  (app <command> -h for flags)")
+		fmt.Fprintln(os.Stderr, "usage: app chain|read|agent [flags]  (app <command> -h for flags)")
 		os.Exit(exitUsage)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -52,8 +55,10 @@ func main() {
 		code = runChain(ctx, args)
 	case "read":
 		code = runRead(ctx, args)
+	case "agent":
+		code = runAgent(ctx, args)
 	default:
-		fmt.Fprintf(os.Stderr, "app: unknown command %q: want chain or read\n", cmd)
+		fmt.Fprintf(os.Stderr, "app: unknown command %q: want chain, read or agent\n", cmd)
 		code = exitUsage
 	}
 	os.Exit(code)

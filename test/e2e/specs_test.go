@@ -32,6 +32,18 @@ import (
 // namespaces.txt (run.sh hands them to sts-up), so a spec can use only those.
 func setupNamespace(t *testing.T, name string, labels map[string]string) string {
 	t.Helper()
+	return setupNamespaceWith(t, name, labels, nil)
+}
+
+// setupNamespaceWithServiceAccount is setupNamespace with annotations on
+// the ServiceAccount "app" (eks.amazonaws.com/role-arn, …).
+func setupNamespaceWithServiceAccount(t *testing.T, name string, saAnnotations map[string]string) string {
+	t.Helper()
+	return setupNamespaceWith(t, name, nil, saAnnotations)
+}
+
+func setupNamespaceWith(t *testing.T, name string, labels, saAnnotations map[string]string) string {
+	t.Helper()
 	listed, err := os.ReadFile("namespaces.txt")
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +52,7 @@ func setupNamespace(t *testing.T, name string, labels map[string]string) string 
 		t.Fatalf("namespace %s is not in namespaces.txt: the STS would not trust its ServiceAccount", name)
 	}
 	ns := cluster.Namespace(t, name, labels)
-	cluster.ServiceAccount(t, ns, "app", nil)
+	cluster.ServiceAccount(t, ns, "app", saAnnotations)
 	return ns
 }
 

@@ -116,7 +116,7 @@ func run(m *testing.M) int {
 	o.ExcludedNamespaces = []string{"kube-system", handlerExcluded}
 	o.DefaultRegion = "eu-west-1"
 	mainM = metrics.New(prometheus.NewRegistry())
-	if err := startWebhook(ctx, cfg, o, mainM, wio.LocalServingHost, wio.LocalServingPort, wio.LocalServingCertDir, nil, registerContainerAdder); err != nil {
+	if err := startWebhook(ctx, cfg, o, mainM, wio.LocalServingHost, wio.LocalServingPort, wio.LocalServingCertDir, nil, registerContainerAdder, registerEKSStandIn); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -96,9 +96,10 @@ images=("rolechain/webhook:$IMAGE_TAG" "rolechain/sidecar:$IMAGE_TAG")
 step "docker build ${images[*]}"
 docker build -f "$ROOT/Dockerfile.webhook" --build-arg VERSION="$IMAGE_TAG" -t "rolechain/webhook:$IMAGE_TAG" "$ROOT"
 docker build -f "$ROOT/Dockerfile.sidecar" --build-arg VERSION="$IMAGE_TAG" -t "rolechain/sidecar:$IMAGE_TAG" "$ROOT"
-# The suite's test images: the S3 reader (test/app) and the toolbox
-# (test/images/toolbox), each a static Go binary on distroless.
-for pair in "e2e-app:test/app:/app" "toolbox:test/images/toolbox:/toolbox"; do
+# The suite's test images: the S3 reader (test/app), the toolbox
+# (test/images/toolbox) and the stand-in for EKS's pod identity webhook
+# (test/ekswebhook), each a static Go binary on distroless.
+for pair in "e2e-app:test/app:/app" "toolbox:test/images/toolbox:/toolbox" "ekswebhook:test/ekswebhook:/ekswebhook"; do
   IFS=: read -r name dir dest <<<"$pair"
   images+=("rolechain/$name:$IMAGE_TAG")
   docker build -t "rolechain/$name:$IMAGE_TAG" -f - "$ROOT" <<DOCKERFILE
@@ -128,7 +129,7 @@ docker run -d --name "$STS_CONTAINER" --hostname "$STS_CONTAINER" --network kind
   -v "$ROOT:/src:ro" -v "$WORK/sa:/sa:ro" -v "$WORK/sts:/sts" \
   -e ISSUER_URL="$ISSUER_URL" -e SA_KEY=/sa/sa.key -e SA_PUB=/sa/sa.pub \
   -e STS_DIR=/sts -e BIN=/sts/bin -e CLUSTER_DIR=/nonexistent \
-  -e STS_SUBJECTS="$STS_SUBJECTS" \
+  -e STS_SUBJECTS="$STS_SUBJECTS" -e STS_AUDIENCES=sts.amazonaws.com,pods.eks.amazonaws.com \
   "$GO_IMAGE" bash -c 'export NODE_IP=$(hostname -i | awk "{print \$1}"); bash /src/test/sts/up.sh && touch /sts/ready && exec sleep infinity' >/dev/null
 for _ in $(seq 600); do
   [[ -f $WORK/sts/ready ]] && break
@@ -159,7 +160,7 @@ step "e2e suite (test/e2e)"
 cd "$ROOT/test/e2e"
 # shellcheck disable=SC2086
 KUBECONFIG=$KUBECONFIG STS_ENV=$STS_ENV E2E_PROVIDER=kind \
-  E2E_APP_IMAGE=rolechain/e2e-app:$IMAGE_TAG E2E_TOOLBOX_IMAGE=rolechain/toolbox:$IMAGE_TAG go test ./... -count=1 -timeout 45m ${E2E_FLAGS:-}
+  E2E_APP_IMAGE=rolechain/e2e-app:$IMAGE_TAG E2E_TOOLBOX_IMAGE=rolechain/toolbox:$IMAGE_TAG E2E_EKSWEBHOOK_IMAGE=rolechain/ekswebhook:$IMAGE_TAG go test ./... -count=1 -timeout 45m ${E2E_FLAGS:-}
 # The webhook in fallback mode, when this run installed it.
 if [[ $INSTALL_CHART == 1 ]]; then
   KUBECONFIG=$KUBECONFIG STS_ENV=$STS_ENV E2E_PROVIDER=kind \

@@ -5,7 +5,11 @@
 // touched. Every key, its default and its bounds are declared in this file.
 package annotations
 
-import "time"
+import (
+	"time"
+
+	"github.com/rolechain/rolechain/sidecar/profile"
+)
 
 // Prefix starts every rolechain annotation key.
 const Prefix = "rolechain.dev/"
@@ -103,13 +107,33 @@ const (
 	// off.
 	RefreshInterval = Prefix + "refresh-interval"
 
+	// Source is what starts every profile's chain: "web-identity" (the
+	// default: a projected ServiceAccount token and
+	// AssumeRoleWithWebIdentity) or "pod-identity": the credentials of the
+	// pod's EKS Pod Identity association, which EKS's webhook gives the
+	// sidecar (AWS_CONTAINER_CREDENTIALS_FULL_URI and its token), and from
+	// which every role of the chain is assumed with sts:AssumeRole. With
+	// pod-identity the pod sets no web-identity-role-arn, audience or
+	// token-expiration (there is no web-identity hop and no token of
+	// rolechain's), and every session is capped at 1 hour (role chaining).
+	Source = Prefix + "source"
+
 	// Status is written by the webhook, never read as input: what it
-	// injected and which user-set env variables it kept.
+	// injected and which user-set env variables it kept. (When the API
+	// server calls the webhook again for the same pod, the injection reads
+	// back the record of what it removed of EKS's, which leaves no other
+	// trace.)
 	Status = Prefix + "status"
 
 	// IRSARoleARN is the ServiceAccount annotation of EKS IAM Roles for
 	// Service Accounts, used as the first hop when the pod names none.
 	IRSARoleARN = "eks.amazonaws.com/role-arn"
+)
+
+// Values of Source.
+const (
+	SourceWebIdentity = "web-identity"
+	SourcePodIdentity = profile.SourcePodIdentity
 )
 
 // Bounds and defaults that are not in sidecar/profile.
@@ -142,6 +166,7 @@ var perProfileKeys = []string{
 var podKeys = []string{
 	Audience, TokenExpiration, Profile, SkipContainers, CredentialsEndpoint, RefreshInterval,
 	SidecarCPURequest, SidecarMemoryRequest, SidecarMemoryLimit, Status,
+	Source,
 }
 
 // Keys returns every key Parse accepts without a suffix, for documentation

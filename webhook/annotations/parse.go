@@ -49,6 +49,11 @@ type Config struct {
 	// RefreshInterval caps the time between refreshes; 0 leaves the
 	// sidecar's half-lifetime schedule alone.
 	RefreshInterval time.Duration
+	// Source is SourceWebIdentity or SourcePodIdentity. With
+	// SourcePodIdentity every profile's WebIdentityRoleARN is empty and its
+	// RoleARNs hold the whole chain, and Audience and
+	// TokenExpirationSeconds are unused.
+	Source string
 	// Resources are the sidecar's requests and limits.
 	Resources corev1.ResourceRequirements
 }
@@ -109,6 +114,9 @@ type parser struct {
 	ann      map[string]string
 	errs     field.ErrorList
 	warnings []string
+	// podIdentity: Source is SourcePodIdentity, so chains start from the
+	// Pod Identity credentials instead of a web-identity hop.
+	podIdentity bool
 }
 
 func (p *parser) invalid(key, value, detail string) {
@@ -120,7 +128,17 @@ func (p *parser) warn(format string, args ...any) {
 }
 
 func (p *parser) parse() Config {
-	cfg := Config{Audience: p.d.Audience, TokenExpirationSeconds: p.d.TokenExpirationSeconds}
+	cfg := Config{Audience: p.d.Audience, TokenExpirationSeconds: p.d.TokenExpirationSeconds, Source: SourceWebIdentity}
+	// The source first: it decides how every profile's chain is read.
+	if v, ok := p.ann[Source]; ok {
+		switch v {
+		case SourceWebIdentity:
+		case SourcePodIdentity:
+			cfg.Source, p.podIdentity = v, true
+		default:
+			p.invalid(Source, v, `must be "web-identity" or "pod-identity"`)
+		}
+	}
 
 	// Sort every rolechain key into the pod-wide ones and the per-profile
 	// groups (suffix "" is the main profile). Unknown keys are errors: a
@@ -205,14 +223,23 @@ func (p *parser) parse() Config {
 		cfg.Profiles = append(cfg.Profiles, p.profile(name, "."+name, g, main))
 	}
 
-	if v, ok := p.ann[Audience]; ok {
+	if p.podIdentity {
+		// These shape the projected token of the web-identity hop; with
+		// Pod Identity rolechain adds no token, so they would do nothing.
+		for _, k := range []string{Audience, TokenExpiration} {
+			if v, ok := p.ann[k]; ok {
+				p.invalid(k, v, "configures the projected token of the web-identity hop; with "+Source+": pod-identity there is none (EKS's webhook gives the sidecar its Pod Identity token)")
+			}
+		}
+	}
+	if v, ok := p.ann[Audience]; ok && !p.podIdentity {
 		if v == "" || strings.TrimSpace(v) != v || len(v) > 253 {
 			p.invalid(Audience, v, "must be a non-empty audience of at most 253 characters without surrounding spaces")
 		} else {
 			cfg.Audience = v
 		}
 	}
-	if v, ok := p.ann[TokenExpiration]; ok {
+	if v, ok := p.ann[TokenExpiration]; ok && !p.podIdentity {
 		if s, ok := p.seconds(TokenExpiration, v, MinTokenExpirationSeconds, MaxTokenExpirationSeconds); ok {
 			cfg.TokenExpirationSeconds = s
 		}
@@ -270,10 +297,19 @@ func (p *parser) profile(name, suffix string, g, inherit map[string]string) prof
 	// The chain: [first hop] + via roles + target, with partitions checked.
 	type hop struct{ arn, key string }
 	var chain []hop
-	if v, k, ok := get(WebIdentityRoleARN, true); ok {
+	if v, k, ok := get(WebIdentityRoleARN, true); ok && p.podIdentity {
+		// Reported once, by the profile that sets it (not again by each
+		// extra profile inheriting the main profile's).
+		if k == key(WebIdentityRoleARN) {
+			p.invalid(k, v, "is not used with "+Source+": pod-identity: the chain starts from the Pod Identity association's role; list any roles before the target in "+key(ViaRoleARNs))
+		}
+	} else if ok {
 		if p.roleARN(k, v, arns) {
 			chain = append(chain, hop{v, k})
 		}
+	} else if p.podIdentity {
+		// The ServiceAccount's IRSA role is not a hop either: Pod
+		// Identity's credentials come from EKS's agent.
 	} else if p.sa != nil && p.sa.Annotations[IRSARoleARN] != "" {
 		v := p.sa.Annotations[IRSARoleARN]
 		if arns.pattern.MatchString(v) {
@@ -300,7 +336,7 @@ func (p *parser) profile(name, suffix string, g, inherit map[string]string) prof
 			targetOK = true
 			// A first hop equal to the target with nothing between is one
 			// hop, not a role assuming itself.
-			if len(chain) == 1 && chain[0].arn == v {
+			if len(chain) == 1 && chain[0].arn == v && !p.podIdentity {
 				chain = nil
 			}
 			chain = append(chain, hop{v, key(RoleARN)})
@@ -322,8 +358,13 @@ func (p *parser) profile(name, suffix string, g, inherit map[string]string) prof
 				}
 			}
 		}
-		pr.WebIdentityRoleARN = chain[0].arn
-		for _, h := range chain[1:] {
+		rest := chain
+		if !p.podIdentity {
+			// The first role is assumed with the web identity; with Pod
+			// Identity every role is assumed with sts:AssumeRole.
+			pr.WebIdentityRoleARN, rest = chain[0].arn, chain[1:]
+		}
+		for _, h := range rest {
 			pr.RoleARNs = append(pr.RoleARNs, h.arn)
 		}
 	}
@@ -336,7 +377,9 @@ func (p *parser) profile(name, suffix string, g, inherit map[string]string) prof
 
 	if v, k, ok := get(SessionDuration, false); ok {
 		if s, ok := p.seconds(k, v, profile.MinDurationSeconds, profile.MaxDurationSeconds); ok {
-			if hops > 1 && s > profile.MaxChainedDurationSeconds {
+			if p.podIdentity && s > profile.MaxChainedDurationSeconds {
+				p.invalid(k, v, fmt.Sprintf("must be at most %d seconds (1h) because %s is pod-identity: every role of profile %q is assumed with the Pod Identity session's credentials, and STS caps sessions reached by role chaining at 1 hour", profile.MaxChainedDurationSeconds, Source, name))
+			} else if hops > 1 && s > profile.MaxChainedDurationSeconds {
 				p.invalid(k, v, fmt.Sprintf("must be at most %d seconds (1h) because profile %q chains %d roles: STS caps sessions reached by role chaining at 1 hour", profile.MaxChainedDurationSeconds, name, hops))
 			} else {
 				pr.DurationSeconds = int32(s)
@@ -347,7 +390,7 @@ func (p *parser) profile(name, suffix string, g, inherit map[string]string) prof
 		if !externalIDRE.MatchString(v) || len(v) < 2 || len(v) > 1224 {
 			p.invalid(k, v, "must be 2-1224 characters of [A-Za-z0-9_+=,.@:/-]")
 		} else {
-			if hops == 1 {
+			if hops == 1 && !p.podIdentity {
 				// Admitted with a warning, but not passed on: the sidecar
 				// rejects an external ID on a chain without sts:AssumeRole
 				// hops, and would never start.
@@ -385,6 +428,9 @@ func (p *parser) profile(name, suffix string, g, inherit map[string]string) prof
 	}
 	if v, k, ok := get(SessionTags, true); ok {
 		pr.SessionTags = p.boolean(k, v)
+		if pr.SessionTags && p.podIdentity && k == key(SessionTags) {
+			p.warn("%s: EKS Pod Identity tags its sessions transitively with kubernetes-namespace and kubernetes-service-account, which rolechain's session tags set too, and STS does not let a later hop set an inherited transitive tag again: use an association with disableSessionTags, or leave %s off (the chain carries EKS's tags anyway)", k, k)
+		}
 	}
 	return pr
 }

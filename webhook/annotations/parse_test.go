@@ -166,6 +166,10 @@ func TestEveryKeyValidatesItsValue(t *testing.T) {
 		{SidecarMemoryLimit, "128Mi", true, false},
 		{SidecarMemoryLimit, "8Mi", false, false}, // below the 16Mi default request
 		{Status, "anything: written by the webhook", true, false},
+		{Source, "web-identity", true, false},
+		{Source, "pod-identity", true, false},
+		{Source, "Pod-Identity", false, false},
+		{Source, "irsa", false, false},
 		{Prefix + "regoin", "eu-west-1", false, false},
 		{Prefix + "role-arn.", target, false, false},
 	}
@@ -525,5 +529,69 @@ func TestRoleARNFormDependsOnTheSTSEndpoint(t *testing.T) {
 				t.Fatalf("errs = %v, want one on %s containing %q", errs, tc.wantErr, tc.wantPart)
 			}
 		})
+	}
+}
+
+func TestPodIdentitySourceAssumesEveryRoleWithAssumeRoleAndIgnoresIRSA(t *testing.T) {
+	cfg, errs, warnings := Parse(pod(map[string]string{
+		RoleARN: target, ViaRoleARNs: via, Source: SourcePodIdentity, ExternalID: "ext-id",
+		RoleARN + ".extra": target,
+	}), serviceAccount(irsa), defaults)
+	if len(errs) > 0 || len(warnings) > 0 {
+		t.Fatalf("errors %v, warnings %v", errs.ToAggregate(), warnings)
+	}
+	if cfg.Source != SourcePodIdentity {
+		t.Fatalf("Source = %q", cfg.Source)
+	}
+	main := cfg.Main()
+	if main.WebIdentityRoleARN != "" || !slices.Equal(main.RoleARNs, []string{via, target}) || main.ExternalID != "ext-id" {
+		t.Fatalf("main profile = %+v, want no web-identity hop, roles [via target] and the external ID (every hop is sts:AssumeRole)", main)
+	}
+	if extra := cfg.Profiles[1]; extra.WebIdentityRoleARN != "" || !slices.Equal(extra.RoleARNs, []string{target}) {
+		t.Fatalf("extra profile = %+v, want the target alone, assumed with sts:AssumeRole", extra)
+	}
+}
+
+func TestPodIdentitySourceRefusesWhatOnlyWebIdentityUses(t *testing.T) {
+	_, errs, _ := Parse(pod(map[string]string{
+		RoleARN: target, Source: SourcePodIdentity, WebIdentityRoleARN: web, Audience: "sts.amazonaws.com",
+		TokenExpiration: "1h", RoleARN + ".extra": target, WebIdentityRoleARN + ".other": web, RoleARN + ".other": target,
+	}), nil, defaults)
+	got := map[string]int{}
+	for _, e := range errs {
+		got[e.Field]++
+		if !strings.Contains(e.Detail, "pod-identity") {
+			t.Errorf("%s: the message does not name the source: %s", e.Field, e.Detail)
+		}
+	}
+	want := map[string]int{
+		"metadata.annotations[" + WebIdentityRoleARN + "]":       1, // once, not again for the inheriting "extra"
+		"metadata.annotations[" + WebIdentityRoleARN + ".other]": 1,
+		"metadata.annotations[" + Audience + "]":                 1,
+		"metadata.annotations[" + TokenExpiration + "]":          1,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("errors by field (-want +got):\n%s\n%v", diff, errs.ToAggregate())
+	}
+}
+
+func TestPodIdentitySourceCapsEvenOneRoleAtOneHour(t *testing.T) {
+	_, errs, _ := Parse(pod(map[string]string{RoleARN: target, Source: SourcePodIdentity, SessionDuration: "2h"}), nil, defaults)
+	if len(errs) != 1 || !strings.Contains(errs[0].Detail, "role chaining") || !strings.Contains(errs[0].Detail, "pod-identity") {
+		t.Fatalf("want one error on the 1-hour cap of chained sessions, got %v", errs.ToAggregate())
+	}
+	cfg, errs, _ := Parse(pod(map[string]string{RoleARN: target, Source: SourcePodIdentity, SessionDuration: "1h"}), nil, defaults)
+	if len(errs) > 0 || cfg.Main().DurationSeconds != 3600 {
+		t.Fatalf("1h: %v, %+v", errs.ToAggregate(), cfg.Main())
+	}
+}
+
+func TestPodIdentitySourceWithSessionTagsWarnsOfEKSTransitiveTags(t *testing.T) {
+	cfg, errs, warnings := Parse(pod(map[string]string{RoleARN: target, Source: SourcePodIdentity, SessionTags: "true"}), nil, defaults)
+	if len(errs) > 0 || !cfg.Main().SessionTags {
+		t.Fatalf("session tags must stay allowed (an association may disable EKS's tags): %v %+v", errs.ToAggregate(), cfg.Main())
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "transitive") || !strings.Contains(warnings[0], "disableSessionTags") {
+		t.Fatalf("warnings = %q", warnings)
 	}
 }

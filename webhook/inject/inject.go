@@ -18,6 +18,7 @@ import (
 
 	"github.com/rolechain/rolechain/sidecar/profile"
 	"github.com/rolechain/rolechain/webhook/annotations"
+	"github.com/rolechain/rolechain/webhook/eks"
 )
 
 // Names and paths the injection uses inside the pod.
@@ -95,17 +96,51 @@ type Status struct {
 	// MountConflicts lists containers that already mount something else at
 	// the credentials path; they got neither mount nor env.
 	MountConflicts []string `json:"mountConflicts,omitempty"`
+	// EKS says what rolechain did about EKS's pod identity webhook; absent
+	// when EKS's webhook has not touched the pod.
+	EKS *EKSStatus `json:"eks,omitempty"`
+}
+
+// EKSStatus records what EKS's pod identity webhook had injected that
+// rolechain removed, and what it keeps EKS from injecting again. Removals
+// leave no trace in the pod, so a later pass (reinvocation) carries the
+// earlier pass's record forward: the status says what rolechain removed
+// over all its calls for the pod.
+type EKSStatus struct {
+	// Removed maps a container (rolechain's own included) to what was
+	// taken out of it: env variable names and "volumeMount <name>", sorted.
+	Removed map[string][]string `json:"removed,omitempty"`
+	// RemovedVolumes lists EKS's token volumes removed from the pod once no
+	// container mounted them, sorted.
+	RemovedVolumes []string `json:"removedVolumes,omitempty"`
+	// SkipContainers lists the containers, served by rolechain or its own,
+	// that the pod's eks.amazonaws.com/skip-containers annotation names, so
+	// that EKS's webhook leaves them alone if it is called again.
+	SkipContainers []string `json:"skipContainers,omitempty"`
+	// SkipContainersUnreadable is set when the pod's own
+	// eks.amazonaws.com/skip-containers could not be read as EKS reads it;
+	// rolechain then left it alone and relies on removal alone.
+	SkipContainersUnreadable bool `json:"skipContainersUnreadable,omitempty"`
 }
 
 // Mutate returns a copy of pod with the sidecar injected as cfg describes,
 // and the status it wrote into the pod's annotations. A pod that already
 // carries the sidecar keeps it as it is; only containers still missing the
-// mount or env receive them. The input pod is not modified.
+// mount or env receive them. What EKS's pod identity webhook injected into
+// the containers rolechain serves and into its sidecar is removed (see
+// package eks and README "On EKS"), whichever webhook ran first. The input
+// pod is not modified.
 func (in Injector) Mutate(pod *corev1.Pod, cfg annotations.Config) (*corev1.Pod, Status, error) {
 	out := pod.DeepCopy()
 	spec := &out.Spec
+	podIdentity := cfg.Source == annotations.SourcePodIdentity
+	// What the pod shows before this pass: whether EKS's webhook has been
+	// at it, and whether rolechain has (a reinvocation).
+	eksTouched := eks.Touched(spec)
+	reinvoked := hasSidecar(spec)
 
-	// (1) Volumes, by name: the credentials tmpfs and the projected token.
+	// (1) Volumes, by name: the credentials tmpfs and, for web identity,
+	// the projected token.
 	ensureVolume(spec, corev1.Volume{
 		Name: CredentialsVolume,
 		VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
@@ -113,16 +148,18 @@ func (in Injector) Mutate(pod *corev1.Pod, cfg annotations.Config) (*corev1.Pod,
 			SizeLimit: ptr.To(CredentialsVolumeSizeLimit.DeepCopy()),
 		}},
 	})
-	ensureVolume(spec, corev1.Volume{
-		Name: TokenVolume,
-		VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
-			Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
-				Audience:          cfg.Audience,
-				ExpirationSeconds: ptr.To(cfg.TokenExpirationSeconds),
-				Path:              "token",
-			}}},
-		}},
-	})
+	if !podIdentity {
+		ensureVolume(spec, corev1.Volume{
+			Name: TokenVolume,
+			VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+				Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
+					Audience:          cfg.Audience,
+					ExpirationSeconds: ptr.To(cfg.TokenExpirationSeconds),
+					Path:              "token",
+				}}},
+			}},
+		})
+	}
 
 	// (2) The sidecar, unless the pod carries it already (an earlier pass,
 	// or a pod written by hand). It goes first among the init containers so
@@ -153,21 +190,52 @@ func (in Injector) Mutate(pod *corev1.Pod, cfg annotations.Config) (*corev1.Pod,
 		}
 	}
 
-	// (3) Mount and env into every selected container.
+	// (2b) With Pod Identity as the source, rolechain's containers need
+	// the container-credentials env and token that EKS's webhook gives. If
+	// EKS ran first it gave them to the app containers only (rolechain's
+	// did not exist yet, and EKS may never be called again): move them.
+	removed := map[string][]string{}
+	if podIdentity {
+		adoptPodIdentity(spec)
+	}
+
+	// (3) Mount and env into every selected container, after taking out
+	// what EKS's webhook injected there: its web-identity variables win
+	// over the credentials file in Go v2's and botocore's default chains,
+	// and over the endpoint in every SDK's, and its container-credentials
+	// variables have the very names of rolechain's endpoint mode. What a
+	// container sets on its own (any other value) stays.
 	appEnv := in.appEnv(cfg)
 	status := Status{Mode: modeOf(spec)}
 	for _, p := range cfg.Profiles {
 		status.Profiles = append(status.Profiles, p.Name)
 	}
+	var ours []string // rolechain's own containers
 	for _, list := range []*[]corev1.Container{&spec.InitContainers, &spec.Containers} {
 		for i := range *list {
 			c := &(*list)[i]
-			if c.Name == SidecarName || c.Name == InitName || slices.Contains(cfg.SkipContainers, c.Name) {
+			if c.Name == SidecarName || c.Name == InitName {
+				// The sidecar never needs EKS's web-identity token; it
+				// keeps the Pod Identity env only when that is its source.
+				kinds := eks.IRSA | eks.PodIdentity
+				if podIdentity {
+					kinds = eks.IRSA
+				}
+				if r := eks.Strip(c, kinds); r != nil {
+					removed[c.Name] = r
+				}
+				ours = append(ours, c.Name)
+				continue
+			}
+			if slices.Contains(cfg.SkipContainers, c.Name) {
 				continue
 			}
 			if !ensureMount(c) {
 				status.MountConflicts = append(status.MountConflicts, c.Name)
 				continue
+			}
+			if r := eks.Strip(c, eks.IRSA|eks.PodIdentity); r != nil {
+				removed[c.Name] = r
 			}
 			kept := ensureEnv(c, appEnv(c))
 			status.Containers = append(status.Containers, c.Name)
@@ -180,7 +248,62 @@ func (in Injector) Mutate(pod *corev1.Pod, cfg annotations.Config) (*corev1.Pod,
 		}
 	}
 
-	// (4) The status annotation.
+	// (4) EKS's token volumes that no container mounts any more (a
+	// container in skip-containers may still) would only have the kubelet
+	// mint a token for nothing.
+	var removedVolumes []string
+	spec.Volumes = slices.DeleteFunc(spec.Volumes, func(v corev1.Volume) bool {
+		if eks.IsTokenVolume(v) && !mounted(spec, v.Name) {
+			removedVolumes = append(removedVolumes, v.Name)
+			return true
+		}
+		return false
+	})
+
+	// (5) Once EKS's webhook has shown itself, name the containers
+	// rolechain serves (and its own, unless EKS must give them the Pod
+	// Identity env) in eks.amazonaws.com/skip-containers: if EKS's webhook
+	// is called again after rolechain's last call (reinvocationPolicy
+	// IfNeeded, ordered after rolechain), it then leaves them alone. Not
+	// before: a webhook that has not run yet would then withhold from these
+	// containers its region variables too, which it gives them when it
+	// runs first; this way the containers end up alike in either order.
+	skip := slices.Clone(status.Containers)
+	if !podIdentity {
+		skip = append(skip, ours...)
+	}
+	eksStatus := EKSStatus{}
+	if eksTouched && len(skip) > 0 {
+		value, err := eks.AddSkipContainers(out.Annotations[eks.SkipContainersAnnotation], skip)
+		if err != nil {
+			eksStatus.SkipContainersUnreadable = true
+		} else {
+			if out.Annotations == nil {
+				out.Annotations = map[string]string{}
+			}
+			out.Annotations[eks.SkipContainersAnnotation] = value
+		}
+	}
+	if value, ok := out.Annotations[eks.SkipContainersAnnotation]; ok {
+		if names, err := eks.SkipContainers(value); err == nil {
+			for _, name := range skip {
+				if slices.Contains(names, name) {
+					eksStatus.SkipContainers = append(eksStatus.SkipContainers, name)
+				}
+			}
+			slices.Sort(eksStatus.SkipContainers)
+		}
+	}
+	eksStatus.Removed, eksStatus.RemovedVolumes = removed, removedVolumes
+	if reinvoked {
+		eksStatus.merge(previousEKSStatus(pod))
+	}
+	eksStatus.normalize()
+	if !eksStatus.empty() {
+		status.EKS = &eksStatus
+	}
+
+	// (6) The status annotation.
 	b, err := json.Marshal(status)
 	if err != nil {
 		return nil, Status{}, fmt.Errorf("encoding %s: %w", annotations.Status, err)
@@ -190,6 +313,99 @@ func (in Injector) Mutate(pod *corev1.Pod, cfg annotations.Config) (*corev1.Pod,
 	}
 	out.Annotations[annotations.Status] = string(b)
 	return out, status, nil
+}
+
+// adoptPodIdentity gives rolechain's containers that lack them the
+// container-credentials env and token mount EKS's webhook gave an app
+// container, as EKS gives them: only to a container that sets neither
+// variable, and the mount only when the container has none of that name.
+func adoptPodIdentity(spec *corev1.PodSpec) {
+	var env []corev1.EnvVar
+	var mount *corev1.VolumeMount
+	for _, list := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+		for i := range list {
+			c := &list[i]
+			if c.Name == SidecarName || c.Name == InitName {
+				continue
+			}
+			if e, m, ok := eks.PodIdentityInjection(c); ok && env == nil {
+				env, mount = e, m
+			}
+		}
+	}
+	if env == nil {
+		return // EKS's webhook has not run yet; when it does it gives them
+	}
+	for _, list := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+		for i := range list {
+			c := &list[i]
+			if c.Name != SidecarName && c.Name != InitName {
+				continue
+			}
+			if !isSet(c, eks.EnvContainerCredentialsFullURI) && !isSet(c, eks.EnvContainerAuthorizationTokenFile) {
+				c.Env = append(c.Env, env...)
+			}
+			if mount != nil && !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == mount.Name }) {
+				c.VolumeMounts = append(c.VolumeMounts, *mount)
+			}
+		}
+	}
+}
+
+// mounted reports whether any container of the pod mounts volume name.
+func mounted(spec *corev1.PodSpec, name string) bool {
+	has := func(mounts []corev1.VolumeMount) bool {
+		return slices.ContainsFunc(mounts, func(m corev1.VolumeMount) bool { return m.Name == name })
+	}
+	for _, list := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+		for _, c := range list {
+			if has(c.VolumeMounts) {
+				return true
+			}
+		}
+	}
+	for _, c := range spec.EphemeralContainers {
+		if has(c.VolumeMounts) {
+			return true
+		}
+	}
+	return false
+}
+
+// previousEKSStatus reads the EKS record of the status an earlier pass
+// wrote; nil when there is none or it cannot be read.
+func previousEKSStatus(pod *corev1.Pod) *EKSStatus {
+	var prev Status
+	if err := json.Unmarshal([]byte(pod.Annotations[annotations.Status]), &prev); err != nil {
+		return nil
+	}
+	return prev.EKS
+}
+
+// merge adds an earlier pass's removals to s.
+func (s *EKSStatus) merge(prev *EKSStatus) {
+	if prev == nil {
+		return
+	}
+	for c, items := range prev.Removed {
+		s.Removed[c] = append(s.Removed[c], items...)
+	}
+	s.RemovedVolumes = append(s.RemovedVolumes, prev.RemovedVolumes...)
+}
+
+// normalize sorts and deduplicates, so that the status of a pass does not
+// depend on the order in which things were found or merged.
+func (s *EKSStatus) normalize() {
+	for c := range s.Removed {
+		slices.Sort(s.Removed[c])
+		s.Removed[c] = slices.Compact(s.Removed[c])
+	}
+	slices.Sort(s.RemovedVolumes)
+	s.RemovedVolumes = slices.Compact(s.RemovedVolumes)
+}
+
+func (s EKSStatus) empty() bool {
+	return len(s.Removed) == 0 && len(s.RemovedVolumes) == 0 && len(s.SkipContainers) == 0 && !s.SkipContainersUnreadable
 }
 
 func ensureVolume(spec *corev1.PodSpec, v corev1.Volume) {
@@ -325,16 +541,25 @@ func (in Injector) sidecar(cfg annotations.Config) (corev1.Container, error) {
 	fieldEnv := func(name, path string) corev1.EnvVar {
 		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}
 	}
-	env := []corev1.EnvVar{
-		{Name: profile.EnvProfiles, Value: profiles},
-		{Name: profile.EnvTokenFile, Value: profile.TokenFile},
+	podIdentity := cfg.Source == annotations.SourcePodIdentity
+	env := []corev1.EnvVar{{Name: profile.EnvProfiles, Value: profiles}}
+	mounts := []corev1.VolumeMount{{Name: CredentialsVolume, MountPath: profile.OutputDir}}
+	if podIdentity {
+		// The chain starts from the container-credentials env that EKS's
+		// webhook gives this container (see adoptPodIdentity).
+		env = append(env, corev1.EnvVar{Name: profile.EnvSource, Value: profile.SourcePodIdentity})
+	} else {
+		env = append(env, corev1.EnvVar{Name: profile.EnvTokenFile, Value: profile.TokenFile})
+		mounts = append(mounts, corev1.VolumeMount{Name: TokenVolume, MountPath: profile.TokenDir, ReadOnly: true})
+	}
+	env = append(env, []corev1.EnvVar{
 		{Name: profile.EnvOutputDir, Value: profile.OutputDir},
 		// A pod from generateName has no name yet at admission: the
 		// downward API gives the sidecar its final name.
 		fieldEnv(profile.EnvPodName, "metadata.name"),
 		fieldEnv(profile.EnvPodNamespace, "metadata.namespace"),
 		fieldEnv(profile.EnvServiceAccount, "spec.serviceAccountName"),
-	}
+	}...)
 	if cfg.CredentialsEndpoint {
 		env = append(env, corev1.EnvVar{Name: profile.EnvCredentialsEndpointPort, Value: strconv.Itoa(profile.DefaultCredentialsEndpointPort)})
 	}
@@ -355,10 +580,7 @@ func (in Injector) sidecar(cfg annotations.Config) (corev1.Container, error) {
 		Command:         []string{SidecarCommand},
 		Env:             env,
 		Resources:       *cfg.Resources.DeepCopy(),
-		VolumeMounts: []corev1.VolumeMount{
-			{Name: CredentialsVolume, MountPath: profile.OutputDir},
-			{Name: TokenVolume, MountPath: profile.TokenDir, ReadOnly: true},
-		},
+		VolumeMounts:    mounts,
 		// The kubelet starts the next container only once this succeeds:
 		// every profile's credentials are on disk.
 		StartupProbe:             probe(1, StartupFailureThreshold),

@@ -25,6 +25,7 @@ import (
 
 	"github.com/rolechain/rolechain/sidecar/profile"
 	"github.com/rolechain/rolechain/webhook/annotations"
+	"github.com/rolechain/rolechain/webhook/eks"
 	"github.com/rolechain/rolechain/webhook/inject"
 	"github.com/rolechain/rolechain/webhook/metrics"
 )
@@ -118,6 +119,7 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.
 	for _, c := range status.MountConflicts {
 		warnings = append(warnings, fmt.Sprintf("container %q already mounts a volume at %s; it gets no rolechain credentials", c, profile.OutputDir))
 	}
+	warnings = append(warnings, eksWarnings(status.EKS)...)
 	raw, err := json.Marshal(mutated)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err), metrics.ResultErrored
@@ -126,6 +128,39 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.
 	h.Metrics.Injections.WithLabelValues(namespace).Inc()
 	log.V(1).Info("injected", "profiles", status.Profiles, "containers", status.Containers, "patches", len(resp.Patches))
 	return resp, metrics.ResultInjected
+}
+
+// eksWarnings tells the user what rolechain did about EKS's pod identity
+// webhook (the same as the status's "eks" field says).
+func eksWarnings(s *inject.EKSStatus) []string {
+	if s == nil {
+		return nil
+	}
+	var warnings []string
+	for _, c := range sortedKeys(s.Removed) {
+		why := "the AWS SDKs would pick them over rolechain's credentials"
+		if c == inject.SidecarName || c == inject.InitName {
+			why = "rolechain's sidecar does not use them"
+		}
+		warnings = append(warnings, fmt.Sprintf("container %q: removed %s, injected by EKS's pod identity webhook: %s", c, strings.Join(s.Removed[c], ", "), why))
+	}
+	if len(s.RemovedVolumes) > 0 {
+		warnings = append(warnings, fmt.Sprintf("removed EKS's token volume%s %s: no container mounts it any more", plural(len(s.RemovedVolumes)), strings.Join(s.RemovedVolumes, ", ")))
+	}
+	if len(s.SkipContainers) > 0 {
+		warnings = append(warnings, fmt.Sprintf("%s names %s, so that EKS's pod identity webhook leaves %s alone if it is called again", eks.SkipContainersAnnotation, strings.Join(s.SkipContainers, ", "), pronoun(len(s.SkipContainers))))
+	}
+	if s.SkipContainersUnreadable {
+		warnings = append(warnings, fmt.Sprintf("%s is not a comma-separated list EKS's webhook can read; rolechain left it as it is and removes EKS's injections from the containers it serves instead", eks.SkipContainersAnnotation))
+	}
+	return warnings
+}
+
+func pronoun(n int) string {
+	if n > 1 {
+		return "them"
+	}
+	return "it"
 }
 
 func plural(n int) string {

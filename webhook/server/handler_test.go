@@ -316,3 +316,42 @@ func review(t testing.TB, pod *corev1.Pod) []byte {
 	}
 	return b
 }
+
+// A pod as EKS's pod identity webhook leaves it (it runs first on EKS):
+// the patch takes EKS's credentials variables and token out of the app,
+// and the response warns about each removal, so kubectl shows it, without
+// any value (the role ARN is not a secret, but the rule is simple).
+func TestEKSInjectionsRemovedAreReportedAsWarnings(t *testing.T) {
+	h := newHandler(nil, nil)
+	pod := newPod(map[string]string{annotations.RoleARN: target},
+		corev1.EnvVar{Name: "AWS_REGION", Value: "us-west-2"},
+		corev1.EnvVar{Name: "AWS_ROLE_ARN", Value: irsa},
+		corev1.EnvVar{Name: "AWS_WEB_IDENTITY_TOKEN_FILE", Value: "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"})
+	pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "aws-iam-token", MountPath: "/var/run/secrets/eks.amazonaws.com/serviceaccount", ReadOnly: true}}
+	pod.Spec.Volumes = []corev1.Volume{{Name: "aws-iam-token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+		Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Audience: "sts.amazonaws.com", Path: "token"}}},
+	}}}}
+	req := request(t, pod, admissionv1.Create)
+	resp := h.Handle(context.Background(), req)
+	out := applied(t, req, resp)
+	app := out.Spec.Containers[0]
+	for _, e := range app.Env {
+		if e.Name == "AWS_ROLE_ARN" || e.Name == "AWS_WEB_IDENTITY_TOKEN_FILE" {
+			t.Errorf("the patched app still has %s", e.Name)
+		}
+	}
+	if len(app.Env) == 0 || app.Env[0].Name != "AWS_REGION" {
+		t.Errorf("the app's own AWS_REGION is gone: %v", app.Env)
+	}
+	want := []string{
+		`container "app": removed AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE, volumeMount aws-iam-token, injected by EKS's pod identity webhook: the AWS SDKs would pick them over rolechain's credentials`,
+		`removed EKS's token volume aws-iam-token: no container mounts it any more`,
+		`eks.amazonaws.com/skip-containers names app, rolechain-sidecar, so that EKS's pod identity webhook leaves them alone if it is called again`,
+	}
+	if !slices.Equal(resp.Warnings, want) {
+		t.Fatalf("warnings:\n%q\nwant:\n%q", resp.Warnings, want)
+	}
+	if strings.Contains(strings.Join(resp.Warnings, " "), irsa) {
+		t.Fatal("a warning carries an env value")
+	}
+}

@@ -696,3 +696,79 @@ func TestOnceRefusesCredentialsThatArriveExpired(t *testing.T) {
 		t.Fatalf("%d STS calls, want 1 (no retry)", n)
 	}
 }
+
+// With --source pod-identity (as the webhook configures it), the sidecar
+// fetches the association role's credentials from the agent EKS's webhook
+// names and chains from them. The agent first refuses, echoing the pod's
+// token back; neither that token nor the agent's keys may reach the logs.
+func TestPodIdentitySourceChainsFromTheAgentAndLeaksNothing(t *testing.T) {
+	srv := ststest.New(t)
+	const podToken = "eyJhbGciOiJSUzI1NiJ9.pod-identity-secret-token.sig"
+	agentKeys := ststest.Credentials{AccessKeyID: "ASIAAGENTKEY", SecretAccessKey: "agent-secret-key", SessionToken: "agent-session-token",
+		Expiration: time.Now().Add(6 * time.Hour).UTC().Truncate(time.Second)}
+	srv.AddKey(agentKeys)
+	var mu sync.Mutex
+	requests := 0
+	agent := httptestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		first := requests == 1
+		mu.Unlock()
+		if first || r.Header.Get("Authorization") != podToken {
+			http.Error(w, "association not found for token "+r.Header.Get("Authorization"), http.StatusForbidden)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]string{"AccessKeyId": agentKeys.AccessKeyID, "SecretAccessKey": agentKeys.SecretAccessKey,
+			"Token": agentKeys.SessionToken, "Expiration": agentKeys.Expiration.Format(time.RFC3339)})
+	})
+	tokenPath := filepath.Join(t.TempDir(), "eks-pod-identity-token")
+	os.WriteFile(tokenPath, []byte(podToken), 0o600)
+	profiles, _ := profile.Encode([]profile.Profile{{Name: "default", RoleARNs: []string{targetRole}, ExternalID: "ext-1", STSEndpoint: srv.URL}})
+	dir := t.TempDir()
+	vars := map[string]string{
+		profile.EnvProfiles: profiles, profile.EnvOutputDir: dir, profile.EnvSource: profile.SourcePodIdentity,
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI": agent + "/v1/credentials", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": tokenPath,
+		profile.EnvPodNamespace: "team-a", profile.EnvPodName: "app-1", profile.EnvServiceAccount: "app",
+	}
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan result, 1)
+	go func() { done <- execute(ctx, nil, vars, logs) }()
+	defer func() {
+		cancel()
+		if r := <-done; r.code != 0 {
+			t.Errorf("after cancel: exit %d: %s", r.code, r.stderr)
+		}
+	}()
+	waitFor(t, func() bool { return execute(context.Background(), []string{"probe"}, vars, io.Discard).code == 0 })
+
+	calls := srv.Calls()
+	if len(calls) != 1 || calls[0].SignedBy != agentKeys.AccessKeyID || calls[0].ExternalID != "ext-1" || calls[0].RoleArn != targetRole {
+		t.Fatalf("STS calls %+v, want one AssumeRole into the target signed with the agent's credentials, with the external ID", calls)
+	}
+	ini, _ := os.ReadFile(filepath.Join(dir, "credentials"))
+	if !strings.Contains(string(ini), "aws_access_key_id = "+calls[0].Issued.AccessKeyID) {
+		t.Fatalf("credentials file lacks the target's keys:\n%s", ini)
+	}
+	logText := logs.String()
+	if !strings.Contains(logText, `"reason":"source_credentials"`) {
+		t.Errorf("the refused first attempt is not logged as source_credentials:\n%s", logText)
+	}
+	for _, s := range []string{podToken, "pod-identity-secret-token", agentKeys.SecretAccessKey, agentKeys.SessionToken, calls[0].Issued.SecretAccessKey, calls[0].Issued.SessionToken} {
+		if strings.Contains(logText, s) {
+			t.Errorf("logs contain secret %q", s)
+		}
+	}
+}
+
+func httptestServer(t *testing.T, h http.HandlerFunc) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &http.Server{Handler: h}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	return "http://" + l.Addr().String()
+}

@@ -67,6 +67,8 @@ func newChains(ctx context.Context, cfg *options.Config, profiles []profile.Prof
 		src = chain.WebIdentity{TokenFile: cfg.TokenFile}
 	case options.SourceStatic:
 		src = chain.Static{Dir: cfg.StaticCredentialsDir}
+	case options.SourcePodIdentity:
+		src = chain.PodIdentity{URL: cfg.ContainerCredentialsFullURI, TokenFile: cfg.ContainerAuthorizationTokenFile}
 	case options.SourceDefaultChain:
 		p, err := loadDefaultChain(ctx)
 		if err != nil {

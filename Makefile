@@ -6,7 +6,7 @@ K8S_BIN  := $(BIN)/k8s
 GO_PKGS  := ./...
 
 .PHONY: all build test lint unit integration chart-test e2e e2e-kind bench demo \
-        k8s-binaries cluster-up cluster-down sts-up sts-down minio-up minio-down sts-check images docker-images manifests update-golden
+        k8s-binaries cluster-up cluster-down sts-up sts-down minio-up minio-down sts-check images docker-images manifests update-golden helm
 
 all: build
 
@@ -25,6 +25,7 @@ test: lint unit integration chart-test e2e
 lint:
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
 	go vet $(GO_PKGS)
+	bash test/lib/check-installs.sh
 
 ## unit: unit, golden and in-process tests of the main module
 unit:
@@ -55,11 +56,13 @@ images:
 
 ## docker-images: the same two images with Docker, where an engine runs
 docker-images:
+	@docker info >/dev/null 2>&1 || { echo "make docker-images needs a running Docker engine ('docker info' failed); 'make images' builds the same binaries into OCI tarballs without Docker" >&2; exit 1; }
 	docker build -f Dockerfile.webhook -t rolechain/webhook:dev .
 	docker build -f Dockerfile.sidecar -t rolechain/sidecar:dev .
 
-bin/helm:
-	GOBIN=$(BIN) go install helm.sh/helm/v3/cmd/helm@v3.18.6
+## helm: the helm CLI into bin/ (every run; a no-op when up to date)
+helm:
+	. test/lib/install.sh && install_helm
 
 ## k8s-binaries: kube-apiserver, etcd, kubelet … built from the Go module proxy into bin/k8s
 k8s-binaries:

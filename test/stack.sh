@@ -3,26 +3,30 @@
 # peer (test/sts), the images (built without Docker) and the Helm chart.
 # `make e2e` and `make demo` both stand on it.
 #
-# Usage: stack.sh up | down
-#   up    cluster-up, sts-up (trusting the ServiceAccount "app" of every
-#         namespace in test/e2e/namespaces.txt and of rolechain-demo),
-#         minio-up (same issuer; web-identity hop only), images,
-#         helm upgrade --install; writes .cache/stack.env (KUBECONFIG, STS_ENV,
-#         MINIO_ENV)
+# Usage: stack.sh up [--with-minio] | down
+#   up    Kubernetes binaries, cluster-up, sts-up (trusting the ServiceAccount
+#         "app" of every namespace in test/e2e/namespaces.txt and of
+#         rolechain-demo), images, helm upgrade --install; writes
+#         .cache/stack.env (KUBECONFIG, STS_ENV, MINIO_ENV, KUBECTL)
+#         --with-minio: minio-up too (same issuer; web-identity hop only), for
+#         the e2e suite; the demo does without it (and its first build)
 #   down  sts-down (MinIO too), cluster-down
 set -Eeuo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 step() { printf '\n==> %s\n' "$*"; }
 
-case "${1:-}" in
-down)
+with_minio=
+case "${1:-} ${2:-}" in
+"down ")
   bash test/sts/down.sh || true
   bash test/cluster/down.sh
   exit 0 ;;
-up) ;;
-*) echo "usage: $0 up|down" >&2; exit 2 ;;
+"up ") ;;
+"up --with-minio") with_minio=1 ;;
+*) echo "usage: $0 up [--with-minio] | down" >&2; exit 2 ;;
 esac
+mkdir -p .cache
 
 start=$(date +%s)
 step "Kubernetes binaries (test/tools/build.sh)"
@@ -36,8 +40,12 @@ subjects=$(sed 's/$/:app/' test/e2e/namespaces.txt | tr '\n' ' ')
 STS_SUBJECTS="$subjects rolechain-demo:app" bash test/sts/up.sh
 STS_ENV=$ROOT/.cache/sts/sts.env
 
-step "minio-up (second web-identity peer)"
-bash test/sts/minio-up.sh
+minio_env=
+if [[ -n $with_minio ]]; then
+  step "minio-up (second web-identity peer)"
+  bash test/sts/minio-up.sh
+  minio_env=$ROOT/.cache/sts/minio.env
+fi
 
 step "images (crane, no Docker)"
 make --no-print-directory images
@@ -46,7 +54,7 @@ for t in webhook sidecar e2e-app toolbox; do
 done
 
 step "helm upgrade --install rolechain"
-make --no-print-directory bin/helm
+make --no-print-directory helm
 REGION=$(. "$STS_ENV" && echo "$REGION")
 existed=0
 bin/helm status rolechain --namespace rolechain-system >/dev/null 2>&1 && existed=1
@@ -72,5 +80,5 @@ for _ in $(seq 60); do
   sleep 1
 done
 
-printf 'KUBECONFIG=%s\nSTS_ENV=%s\nMINIO_ENV=%s\nKUBECTL=%s\n' "$KUBECONFIG" "$STS_ENV" "$ROOT/.cache/sts/minio.env" "$KUBECTL" > .cache/stack.env
+printf 'KUBECONFIG=%s\nSTS_ENV=%s\nMINIO_ENV=%s\nKUBECTL=%s\n' "$KUBECONFIG" "$STS_ENV" "$minio_env" "$KUBECTL" > .cache/stack.env
 step "stack up in $(( $(date +%s) - start ))s (.cache/stack.env)"

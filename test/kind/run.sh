@@ -18,7 +18,7 @@
 #  8. delete the cluster and the STS container (KEEP=1 keeps both).
 #
 # Variables (defaults): KIND_NODE_IMAGE (kindest/node:v1.33.4), KIND_VERSION
-# (v0.30.0), HELM_VERSION (test/lib/install.sh), IMAGE_TAG (dev), STS_SUBJECTS (passed to
+# (v0.30.0), IMAGE_TAG (dev), STS_SUBJECTS (passed to
 # test/sts/up.sh: the namespace:serviceaccount pairs the web role trusts),
 # INSTALL_CHART (1; 0 when the suite installs the chart itself), E2E_FLAGS
 # (extra `go test` flags, e.g. "-run Refresh -v"), KEEP (unset).
@@ -61,7 +61,7 @@ mkdir -p "$BIN" "$WORK"
 export PATH=$BIN:$PATH
 # Every run, into bin/ (first on PATH), whatever else PATH holds: a no-op
 # when they are up to date (test/lib/install.sh says why).
-step "kind $KIND_VERSION and helm $HELM_VERSION into $BIN"
+step "kind $KIND_VERSION and helm (test/chart's Helm release) into $BIN"
 CGO_ENABLED=0 go_install kind "$ROOT" "$BIN" "sigs.k8s.io/kind@$KIND_VERSION"
 install_helm
 KUBECTL=$(command -v kubectl || echo "$BIN/k8s/kubectl")

@@ -104,22 +104,30 @@ go_progress() {
 # from the module proxy into GOBIN, every run (go install relinks nothing
 # when the binary is up to date), with progress while it compiles. DIR is where
 # go runs (its go.mod's toolchain line applies). CGO_ENABLED and the rest of
-# the environment pass through: changing them rebuilds everything.
+# the environment pass through: changing them rebuilds everything. GOFLAGS
+# does not: it carries the project's build tags (the sidecar image's), which
+# are not the tool's.
 go_install() {
   local name=$1 dir=$2 gobin=$3 pkg=$4 start
   shift 4
   start=$(install_clock)
   mkdir -p "$gobin"
-  (cd "$dir" && GOBIN=$gobin run_logged "go install $name" "$INSTALL_LOGS/go-install-$name.log" go_progress \
+  (cd "$dir" && GOBIN=$gobin GOFLAGS= run_logged "go install $name" "$INSTALL_LOGS/go-install-$name.log" go_progress \
     go install -v "$@" "$pkg") || return 1
   printf '      %s: %s (%s)\n' "$name" "$pkg" "$(install_minsec "$(awk -v a="$start" -v b="$(install_clock)" 'BEGIN{print b-a}')")"
 }
 
-# The helm CLI the harness installs the chart with (test/stack.sh, the kind
-# run); the chart tests use the Helm SDK of the same release (test/chart).
-HELM_VERSION=${HELM_VERSION:-v3.18.6}
-
-# install_helm installs helm into <repo>/bin, every run.
+# install_helm builds the helm CLI the harness installs the chart with
+# (test/stack.sh, the kind run) into <repo>/bin, every run. It is built from
+# test/chart's module (tools.go there): the same Helm release as the SDK the
+# chart tests render with, one version pin, and their shared packages
+# compiled once, with the same flags as `go test` there.
 install_helm() {
-  CGO_ENABLED=0 go_install helm "$install_lib_root" "$install_lib_root/bin" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  local start
+  start=$(install_clock)
+  mkdir -p "$install_lib_root/bin"
+  (cd "$install_lib_root/test/chart" && GOFLAGS= run_logged "go build helm" "$INSTALL_LOGS/go-build-helm.log" go_progress \
+    go build -v -o "$install_lib_root/bin/helm" helm.sh/helm/v3/cmd/helm) || return 1
+  printf '      helm: %s (%s)\n' "$(cd "$install_lib_root/test/chart" && go list -m -f '{{.Version}}' helm.sh/helm/v3)" \
+    "$(install_minsec "$(awk -v a="$start" -v b="$(install_clock)" 'BEGIN{print b-a}')")"
 }

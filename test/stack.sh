@@ -6,7 +6,8 @@
 # Usage: stack.sh up [--with-minio] | down
 #   up    Kubernetes binaries, cluster-up, sts-up (trusting the ServiceAccount
 #         "app" of every namespace in test/e2e/namespaces.txt and of
-#         rolechain-demo), images, helm upgrade --install; writes
+#         rolechain-demo), images and helm (compiled meanwhile), helm
+#         upgrade --install; writes
 #         .cache/stack.env (KUBECONFIG, STS_ENV, MINIO_ENV, KUBECTL)
 #         --with-minio: minio-up too (same issuer; web-identity hop only), for
 #         the e2e suite; the demo does without it (and its first build)
@@ -31,6 +32,23 @@ mkdir -p .cache
 start=$(date +%s)
 step "Kubernetes binaries (test/tools/build.sh)"
 bash test/tools/build.sh
+
+# The images and the helm CLI compile in the background while the cluster and
+# the STS come up: those steps mostly wait on apt, dpkg and daemons, while a
+# cold Go build needs both cores for minutes. crane goes first, in the
+# foreground: the cluster's pause image needs it too, and two go installs of
+# one binary at once would race.
+step "crane; then images and helm, built in the background"
+. test/images/lib.sh
+CRANE=$(ensure_crane)
+export CRANE
+builds_log=$INSTALL_LOGS/stack-builds.log
+mkdir -p "$INSTALL_LOGS"
+(make --no-print-directory images && make --no-print-directory helm) >"$builds_log" 2>&1 &
+builds_pid=$!
+trap 'kill "$builds_pid" 2>/dev/null || true' EXIT
+echo "   (log: $builds_log)"
+
 step "cluster-up"
 bash test/cluster/up.sh
 set -a; . .cache/cluster/cluster.env; set +a
@@ -47,14 +65,18 @@ if [[ -n $with_minio ]]; then
   minio_env=$ROOT/.cache/sts/minio.env
 fi
 
-step "images (crane, no Docker)"
-make --no-print-directory images
+step "images and helm (built in the background since the start)"
+if ! wait "$builds_pid"; then
+  echo "!!! building the images or helm failed; the end of $builds_log:" >&2
+  tail -n 40 "$builds_log" >&2
+  exit 1
+fi
+grep -E '^>> image|^      helm:' "$builds_log" | sed 's/^ */   /'
 for t in webhook sidecar e2e-app toolbox; do
   bash test/images/import.sh ".cache/images/$t.tar"
 done
 
 step "helm upgrade --install rolechain"
-make --no-print-directory helm
 REGION=$(. "$STS_ENV" && echo "$REGION")
 existed=0
 bin/helm status rolechain --namespace rolechain-system >/dev/null 2>&1 && existed=1

@@ -15,7 +15,8 @@
 set -Eeuo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-step() { printf '\n==> %s\n' "$*"; }
+stack_t0=$(date +%s)
+step() { printf '\n==> [%4ss] %s\n' "$(($(date +%s) - stack_t0))" "$*"; }
 
 with_minio=
 case "${1:-} ${2:-}" in

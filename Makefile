@@ -6,7 +6,7 @@ K8S_BIN  := $(BIN)/k8s
 GO_PKGS  := ./...
 
 .PHONY: all build test lint unit integration chart-test e2e e2e-kind bench demo \
-        k8s-binaries cluster-up cluster-down sts-up sts-down minio-up minio-down sts-check images docker-images manifests update-golden
+        k8s-binaries cluster-up cluster-down sts-up sts-down minio-up minio-down sts-check images e2e-images docker-images manifests update-golden helm
 
 all: build
 
@@ -25,6 +25,7 @@ test: lint unit integration chart-test e2e
 lint:
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
 	go vet $(GO_PKGS)
+	bash test/lib/check-installs.sh
 
 ## unit: unit, golden and in-process tests of the main module
 unit:
@@ -46,21 +47,26 @@ manifests:
 e2e: k8s-binaries
 	bash test/e2e/run.sh
 
-## images: webhook, sidecar and the test images as OCI tarballs in .cache/images (crane, no Docker)
+## images: webhook, sidecar, and the app and toolbox images the demo runs, as OCI tarballs in .cache/images (crane, no Docker)
 images:
 	IMAGE_USER=65532:65532 bash test/images/go-image.sh localhost/rolechain/webhook:dev .cache/images/webhook.tar cmd/webhook /rolechain-webhook
 	IMAGE_USER=65532:65532 GOFLAGS=-tags=rolechain_nodefaultchain bash test/images/go-image.sh localhost/rolechain/sidecar:dev .cache/images/sidecar.tar cmd/sidecar /rolechain-sidecar
 	bash test/images/go-image.sh localhost/rolechain/e2e-app:dev .cache/images/e2e-app.tar test/app /app
 	bash test/images/go-image.sh localhost/rolechain/toolbox:dev .cache/images/toolbox.tar test/images/toolbox /toolbox
+
+## e2e-images: the images, and those only the e2e suite uses (the stand-in for EKS's webhook)
+e2e-images: images
 	IMAGE_USER=65532:65532 bash test/images/go-image.sh localhost/rolechain/ekswebhook:dev .cache/images/ekswebhook.tar test/ekswebhook /ekswebhook
 
 ## docker-images: the same two images with Docker, where an engine runs
 docker-images:
+	@docker info >/dev/null 2>&1 || { echo "make docker-images needs a running Docker engine ('docker info' failed); 'make images' builds the same binaries into OCI tarballs without Docker" >&2; exit 1; }
 	docker build -f Dockerfile.webhook -t rolechain/webhook:dev .
 	docker build -f Dockerfile.sidecar -t rolechain/sidecar:dev .
 
-bin/helm:
-	GOBIN=$(BIN) go install helm.sh/helm/v3/cmd/helm@v3.18.6
+## helm: the helm CLI into bin/ (every run; a no-op when up to date)
+helm:
+	. test/lib/install.sh && install_helm
 
 ## k8s-binaries: kube-apiserver, etcd, kubelet … built from the Go module proxy into bin/k8s
 k8s-binaries:

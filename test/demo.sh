@@ -9,6 +9,7 @@
 set -Eeuo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+demo_t0=$(date +%s)
 finish() {
   rc=$?
   if [ -z "${KEEP:-}" ]; then
@@ -17,6 +18,7 @@ finish() {
   else
     echo; echo "==> kept: export KUBECONFIG=$KUBECONFIG; make cluster-down sts-down when done"
   fi
+  echo "==> make demo took $(($(date +%s) - demo_t0))s (exit $rc)"
   exit $rc
 }
 trap finish EXIT
@@ -40,7 +42,7 @@ metadata:
     rolechain.dev/role-arn: $TARGET_ROLE_ARN
     rolechain.dev/sts-endpoint: $STS_ENDPOINT
     rolechain.dev/region: $REGION
-    rolechain.dev/refresh-interval: 20s
+    rolechain.dev/refresh-interval: 10s
 spec:
   serviceAccountName: app
   securityContext: {runAsNonRoot: true, runAsUser: 65532}
@@ -69,13 +71,13 @@ echo; echo "==> what the webhook injected"
 k -n "$NS" get pod demo -o jsonpath='{range .spec.initContainers[*]}  init container {.name}: image={.image} restartPolicy={.restartPolicy} startupProbe={.startupProbe.exec.command}{"\n"}{end}{range .spec.volumes[*]}  volume {.name}{"\n"}{end}{range .spec.containers[*]}  container {.name}: {range .env[?(@.name=="AWS_SHARED_CREDENTIALS_FILE")]}{.name}={.value} {end}{range .volumeMounts[?(@.name=="rolechain-credentials")]}mount {.mountPath} readOnly={.readOnly}{end}{"\n"}{end}'
 echo "  status: $(k -n "$NS" get pod demo -o jsonpath='{.metadata.annotations.rolechain\.dev/status}')"
 
-echo; echo "==> the credentials file, refreshed every 20 s (fingerprint = first 8 hex of sha256 of the access key id)"
-for _ in 1 2 3 4 5 6 7; do
+echo; echo "==> the credentials file, refreshed every 10 s: the shortest refresh-interval (fingerprint = first 8 hex of sha256 of the access key id)"
+for _ in 1 2 3 4 5 6; do
   json=$(k -n "$NS" exec demo -c toolbox -- /toolbox cat /var/run/rolechain/default.json)
   exp=$(printf '%s' "$json" | sed -n 's/.*"expiration": *\([0-9]*\).*/\1/p')
   fp=$(printf '%s' "$json" | sed -n 's/.*"access_key_id": *"\([^"]*\)".*/\1/p' | sha256sum | cut -c1-8)
   echo "  $(date -u +%T)  expires $(date -u -d "@$exp" +%T)  key fingerprint $fp"
-  sleep 10
+  sleep 5
 done
 
 echo; echo "==> the app's reads of s3://$BUCKET/$OBJECT_KEY through the chained role"

@@ -3,30 +3,57 @@
 # peer (test/sts), the images (built without Docker) and the Helm chart.
 # `make e2e` and `make demo` both stand on it.
 #
-# Usage: stack.sh up | down
-#   up    cluster-up, sts-up (trusting the ServiceAccount "app" of every
-#         namespace in test/e2e/namespaces.txt and of rolechain-demo),
-#         minio-up (same issuer; web-identity hop only), images,
-#         helm upgrade --install; writes .cache/stack.env (KUBECONFIG, STS_ENV,
-#         MINIO_ENV)
+# Usage: stack.sh up [--e2e] | down
+#   up    Kubernetes binaries, cluster-up, sts-up (trusting the ServiceAccount
+#         "app" of every namespace in test/e2e/namespaces.txt and of
+#         rolechain-demo), images and helm (compiled meanwhile), helm
+#         upgrade --install; writes
+#         .cache/stack.env (KUBECONFIG, STS_ENV, MINIO_ENV, KUBECTL)
+#         --e2e: what only the e2e suite needs, too: minio-up (same issuer;
+#         web-identity hop only) and the stand-in for EKS's webhook image;
+#         the demo does without them (and their first builds)
 #   down  sts-down (MinIO too), cluster-down
 set -Eeuo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-step() { printf '\n==> %s\n' "$*"; }
+stack_t0=$(date +%s)
+step() { printf '\n==> [%4ss] %s\n' "$(($(date +%s) - stack_t0))" "$*"; }
 
-case "${1:-}" in
-down)
+e2e=
+case "${1:-} ${2:-}" in
+"down ")
   bash test/sts/down.sh || true
   bash test/cluster/down.sh
   exit 0 ;;
-up) ;;
-*) echo "usage: $0 up|down" >&2; exit 2 ;;
+"up ") ;;
+"up --e2e") e2e=1 ;;
+*) echo "usage: $0 up [--e2e] | down" >&2; exit 2 ;;
 esac
+mkdir -p .cache
 
 start=$(date +%s)
 step "Kubernetes binaries (test/tools/build.sh)"
 bash test/tools/build.sh
+
+# The images and the helm CLI compile in the background while the cluster and
+# the STS come up: those steps mostly wait on apt, dpkg and daemons, while a
+# cold Go build needs both cores for minutes. crane goes first, in the
+# foreground: the cluster's pause image needs it too, and two go installs of
+# one binary at once would race.
+step "crane; then images and helm, built in the background"
+. test/images/lib.sh
+CRANE=$(ensure_crane)
+export CRANE
+builds_log=$INSTALL_LOGS/stack-builds.log
+mkdir -p "$INSTALL_LOGS"
+images=(webhook sidecar e2e-app toolbox)
+images_target=images
+if [[ -n $e2e ]]; then images+=(ekswebhook); images_target=e2e-images; fi
+(make --no-print-directory "$images_target" && make --no-print-directory helm) >"$builds_log" 2>&1 &
+builds_pid=$!
+trap 'kill "$builds_pid" 2>/dev/null || true' EXIT
+echo "   (log: $builds_log)"
+
 step "cluster-up"
 bash test/cluster/up.sh
 set -a; . .cache/cluster/cluster.env; set +a
@@ -38,17 +65,25 @@ subjects=$(sed 's/$/:app/' test/e2e/namespaces.txt | tr '\n' ' ')
 STS_SUBJECTS="$subjects rolechain-demo:app" STS_AUDIENCES=sts.amazonaws.com,pods.eks.amazonaws.com bash test/sts/up.sh
 STS_ENV=$ROOT/.cache/sts/sts.env
 
-step "minio-up (second web-identity peer)"
-bash test/sts/minio-up.sh
+minio_env=
+if [[ -n $e2e ]]; then
+  step "minio-up (second web-identity peer)"
+  bash test/sts/minio-up.sh
+  minio_env=$ROOT/.cache/sts/minio.env
+fi
 
-step "images (crane, no Docker)"
-make --no-print-directory images
-for t in webhook sidecar e2e-app toolbox ekswebhook; do
+step "images and helm (built in the background since the start)"
+if ! wait "$builds_pid"; then
+  echo "!!! building the images or helm failed; the end of $builds_log:" >&2
+  tail -n 40 "$builds_log" >&2
+  exit 1
+fi
+grep -E '^>> image|^      helm:' "$builds_log" | sed 's/^ */   /'
+for t in "${images[@]}"; do
   bash test/images/import.sh ".cache/images/$t.tar"
 done
 
 step "helm upgrade --install rolechain"
-make --no-print-directory bin/helm
 REGION=$(. "$STS_ENV" && echo "$REGION")
 existed=0
 bin/helm status rolechain --namespace rolechain-system >/dev/null 2>&1 && existed=1
@@ -74,5 +109,5 @@ for _ in $(seq 60); do
   sleep 1
 done
 
-printf 'KUBECONFIG=%s\nSTS_ENV=%s\nMINIO_ENV=%s\nKUBECTL=%s\n' "$KUBECONFIG" "$STS_ENV" "$ROOT/.cache/sts/minio.env" "$KUBECTL" > .cache/stack.env
+printf 'KUBECONFIG=%s\nSTS_ENV=%s\nMINIO_ENV=%s\nKUBECTL=%s\n' "$KUBECONFIG" "$STS_ENV" "$minio_env" "$KUBECTL" > .cache/stack.env
 step "stack up in $(( $(date +%s) - start ))s (.cache/stack.env)"

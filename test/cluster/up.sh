@@ -24,6 +24,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 # shellcheck source=test/images/lib.sh
 . "$REPO_ROOT/test/images/lib.sh"
+# shellcheck source=test/lib/install.sh
+. "$REPO_ROOT/test/lib/install.sh"
 
 [ "$(id -u)" = 0 ] || { echo "up.sh: must run as root" >&2; exit 1; }
 
@@ -45,7 +47,15 @@ report_exit() {
 }
 trap report_exit EXIT
 
-# --- 0. is a healthy cluster with these settings already up? -----------------
+# --- 1. host packages, on every run -------------------------------------------
+step "host packages"
+# Every run, not only when something looks missing (test/lib/install.sh says
+# why); a repeat is a one-second no-op. iproute2 for ip/ss, gcc and libc6-dev
+# for the static pause binary.
+install_debian containerd runc iptables conntrack containernetworking-plugins iproute2 openssl curl gcc libc6-dev ||
+  die "apt-get install failed (log: $INSTALL_LOGS/apt.log)"
+
+# --- 2. is a healthy cluster with these settings already up? ------------------
 env_file=$CLUSTER_DIR/cluster.env
 if [ -z "${FRESH:-}" ] && [ -f "$env_file" ] &&
   grep -qxF "ISSUER_URL=$ISSUER_URL" "$env_file" && grep -qxF "NODE_IP=$NODE_IP" "$env_file"; then
@@ -60,25 +70,7 @@ if [ -z "${FRESH:-}" ] && [ -f "$env_file" ] &&
   fi
 fi
 
-# --- 1. host prerequisites ---------------------------------------------------
-step "host packages and kernel settings"
-missing=()
-command -v containerd >/dev/null || missing+=(containerd)
-command -v runc >/dev/null || missing+=(runc)
-command -v iptables >/dev/null || missing+=(iptables)
-command -v conntrack >/dev/null || missing+=(conntrack)
-[ -x "$CNI_BIN_DIR/bridge" ] || missing+=(containernetworking-plugins)
-command -v openssl >/dev/null || missing+=(openssl)
-command -v curl >/dev/null || missing+=(curl)
-command -v gcc >/dev/null || missing+=(gcc libc6-dev)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "  apt-get install ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y --no-install-recommends "${missing[@]}" >"$REPO_ROOT/.cache/apt.log" 2>&1 ||
-    { apt-get update -q >>"$REPO_ROOT/.cache/apt.log" 2>&1 &&
-      apt-get install -y --no-install-recommends "${missing[@]}" >>"$REPO_ROOT/.cache/apt.log" 2>&1; } ||
-    { tail -n 20 "$REPO_ROOT/.cache/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
-fi
+step "binaries and kernel settings"
 for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; do
   [ -x "$K8S_BIN/$b" ] || die "$K8S_BIN/$b missing: run make k8s-binaries (test/tools/build.sh)"
 done
@@ -88,9 +80,8 @@ modprobe br_netfilter 2>/dev/null || true
 # bridged traffic through iptables so kube-proxy's rules apply to it.
 sysctl -qw net.ipv4.ip_forward=1
 [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] && sysctl -qw net.bridge.bridge-nf-call-iptables=1
-mkdir -p "$REPO_ROOT/.cache"
 
-# --- 2. clean up whatever an earlier run left --------------------------------
+# --- 3. clean up whatever an earlier run left ---------------------------------
 if [ -e "$CLUSTER_DIR" ] || ip link show "$CNI_BRIDGE" >/dev/null 2>&1; then
   step "tear down the earlier cluster"
   bash "$here/down.sh" | sed 's/^/  /'
@@ -102,7 +93,7 @@ for port in 2379 2380 "$APISERVER_PORT" 10250 10257 10259; do
 done
 mkdir -p "$CLUSTER_DIR" "$PKI" "$KCFG" "$LOGS" "$PIDS"
 
-# --- 3. certificates and kubeconfigs -----------------------------------------
+# --- 4. certificates and kubeconfigs ------------------------------------------
 step "certificates and kubeconfigs"
 # cert NAME SUBJECT EKU [SANS]: an ECDSA P-256 key and a certificate signed
 # by the CA, in one openssl call (OpenSSL 3: req -x509 -CA).
@@ -162,11 +153,11 @@ EOF
 }
 for c in admin controller-manager scheduler kube-proxy kubelet; do kubeconfig "$c" "$c"; done
 
-# --- 4. the pause image -------------------------------------------------------
+# --- 5. the pause image -------------------------------------------------------
 step "pause image"
 build_pause "$IMAGES_DIR/pause.tar" | sed 's/^/  /'
 
-# --- 5. etcd and containerd ---------------------------------------------------
+# --- 6. etcd and containerd ---------------------------------------------------
 step "start etcd and containerd" etcd
 start_bg etcd "$K8S_BIN/etcd" --name=rolechain --data-dir="$CLUSTER_DIR/etcd" \
   --listen-client-urls=http://127.0.0.1:2379 --advertise-client-urls=http://127.0.0.1:2379 \
@@ -234,7 +225,7 @@ step_component=containerd
 wait_until "containerd socket" 30 containerd ctr --address "$CONTAINERD_ADDRESS" version
 import_image "$IMAGES_DIR/pause.tar" || die "pause image import failed"
 
-# --- 6. kube-apiserver --------------------------------------------------------
+# --- 7. kube-apiserver --------------------------------------------------------
 step "start kube-apiserver" kube-apiserver
 start_bg kube-apiserver "$K8S_BIN/kube-apiserver" \
   --advertise-address="$NODE_IP" --bind-address=0.0.0.0 --secure-port="$APISERVER_PORT" \
@@ -258,7 +249,7 @@ start_bg kube-apiserver "$K8S_BIN/kube-apiserver" \
 wait_until "kube-apiserver /readyz" 90 kube-apiserver \
   curl -fsS --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "https://127.0.0.1:$APISERVER_PORT/readyz"
 
-# --- 7. controllers and the node ----------------------------------------------
+# --- 8. controllers and the node ----------------------------------------------
 step "start controller-manager, scheduler and kubelet" kubelet
 start_bg kube-controller-manager "$K8S_BIN/kube-controller-manager" \
   --kubeconfig="$KCFG/controller-manager.kubeconfig" \
@@ -333,7 +324,7 @@ EOF
 start_bg kube-proxy "$K8S_BIN/kube-proxy" --config="$CLUSTER_DIR/kube-proxy.yaml"
 wait_until "kube-proxy healthz" 30 kube-proxy curl -fsS http://127.0.0.1:10256/healthz
 
-# --- 8. prove it works ----------------------------------------------------------
+# --- 9. prove it works --------------------------------------------------------
 step "node Ready and a pod running" kubelet
 node_ready() {
   kubectl_admin get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' | grep -qx True
@@ -359,7 +350,7 @@ wait_until "pod cluster-up-check Ready" 60 kubelet pod_ready
 on_failure=
 kubectl_admin -n default delete pod cluster-up-check --wait=true --timeout=60s >/dev/null
 
-# --- 9. tell the other scripts how to reach it ---------------------------------
+# --- 10. tell the other scripts how to reach it -------------------------------
 cat >"$env_file.tmp" <<EOF
 KUBECONFIG=$KCFG/admin.kubeconfig
 KUBECTL=$KUBECTL

@@ -10,7 +10,7 @@ finish() {
   exit $rc
 }
 trap finish EXIT
-bash "$ROOT/test/stack.sh" up
+bash "$ROOT/test/stack.sh" up --e2e
 set -a; . "$ROOT/.cache/stack.env"; set +a
 # The harness's own proofs first: native-sidecar ordering, projected tokens
 # and Services on the cluster; chaining and every refusal on the STS.

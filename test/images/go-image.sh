@@ -16,7 +16,9 @@ dest=${4:-/$(basename "$(cd "$pkg" && pwd)")}
 bin=$IMAGES_DIR/bin/${ref##*/}
 bin=${bin%%:*}
 mkdir -p "$(dirname "$bin")"
-(cd "$pkg" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$bin.tmp" .)
+# Quiet unless it fails or takes long (a cold Go cache): progress lines then.
+(cd "$pkg" && CGO_ENABLED=0 run_logged "go build ${bin##*/}" "$INSTALL_LOGS/go-build-${bin##*/}.log" go_progress \
+  go build -v -trimpath -ldflags "-s -w" -o "$bin.tmp" .)
 # Keep the old file (and its mtime) when nothing changed, so build.sh can
 # skip rebuilding the tarball.
 if cmp -s "$bin.tmp" "$bin"; then rm "$bin.tmp"; else mv "$bin.tmp" "$bin"; fi

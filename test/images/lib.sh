@@ -4,20 +4,21 @@
 
 images_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 images_root=$(cd "$images_here/../.." && pwd)
+# shellcheck source=test/lib/install.sh
+. "$images_root/test/lib/install.sh"
 # Built image tarballs live here (git-ignored), so a warm run reuses them.
 IMAGES_DIR=${IMAGES_DIR:-$images_root/.cache/images}
 CRANE_VERSION=v0.22.1
 
 # ensure_crane prints the path of a crane binary, installing the pinned
-# version into <repo>/bin from the Go module proxy when it is missing.
+# version into <repo>/bin from the Go module proxy on every call (a no-op
+# when it is up to date; test/lib/install.sh says why). With CRANE set, that
+# binary is used as it is.
 ensure_crane() {
-  local crane=${CRANE:-$images_root/bin/crane}
-  if [ ! -x "$crane" ]; then
-    echo ">> installing crane $CRANE_VERSION into $(dirname "$crane")" >&2
-    GOBIN=$(dirname "$crane") CGO_ENABLED=0 go install \
-      "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION" >&2
-  fi
-  echo "$crane"
+  if [ -n "${CRANE:-}" ]; then echo "$CRANE"; return; fi
+  CGO_ENABLED=0 go_install crane "$images_root" "$images_root/bin" \
+    "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION" >&2 || return 1
+  echo "$images_root/bin/crane"
 }
 
 # import_image TAR... imports image tarballs into the k8s.io namespace of the
@@ -39,15 +40,15 @@ PAUSE_IMAGE=${PAUSE_IMAGE:-localhost/rolechain/pause:3.10.1}
 build_pause() {
   local out=$1 dir src bin
   bin=$(dirname "$out")/pause
-  if [ ! -x "$bin" ]; then
-    dir=$(cd "$images_root/test/tools" && go mod download -json k8s.io/kubernetes |
-      sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
-    src=$dir/build/pause/linux/pause.c
-    [ -f "$src" ] || { echo "build_pause: $src not found" >&2; return 1; }
-    mkdir -p "$(dirname "$out")"
-    gcc -Os -Wall -Werror -static -DVERSION=v3.10.1-rolechain -o "$bin.tmp" "$src"
-    strip "$bin.tmp"
-    mv "$bin.tmp" "$bin"
-  fi
+  mkdir -p "$(dirname "$out")"
+  # Compiled on every call (a second of gcc), and replaced only when it
+  # changed, so build.sh can keep the tarball.
+  dir=$(cd "$images_root/test/tools" && go mod download -json k8s.io/kubernetes |
+    sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  src=$dir/build/pause/linux/pause.c
+  [ -f "$src" ] || { echo "build_pause: $src not found" >&2; return 1; }
+  gcc -Os -Wall -Werror -static -DVERSION=v3.10.1-rolechain -o "$bin.tmp" "$src"
+  strip "$bin.tmp"
+  if cmp -s "$bin.tmp" "$bin"; then rm "$bin.tmp"; else mv "$bin.tmp" "$bin"; fi
   IMAGE_USER=65535:65535 bash "$images_here/build.sh" "$PAUSE_IMAGE" "$out" /pause "$bin"
 }

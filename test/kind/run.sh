@@ -4,7 +4,7 @@
 #
 #  1. check that a Docker engine answers; without one, say so and fail
 #     (this target never pretends to pass);
-#  2. kind and helm from the Go module proxy into bin/ when missing;
+#  2. kind and helm from the Go module proxy into bin/ (every run);
 #  3. a fresh kind cluster (test/kind/kind-config.yaml) whose service-account
 #     issuer is the STS container's address;
 #  4. the webhook and sidecar images (Dockerfile.webhook, Dockerfile.sidecar)
@@ -18,7 +18,7 @@
 #  8. delete the cluster and the STS container (KEEP=1 keeps both).
 #
 # Variables (defaults): KIND_NODE_IMAGE (kindest/node:v1.33.4), KIND_VERSION
-# (v0.30.0), HELM_VERSION (v3.18.6), IMAGE_TAG (dev), STS_SUBJECTS (passed to
+# (v0.30.0), IMAGE_TAG (dev), STS_SUBJECTS (passed to
 # test/sts/up.sh: the namespace:serviceaccount pairs the web role trusts),
 # INSTALL_CHART (1; 0 when the suite installs the chart itself), E2E_FLAGS
 # (extra `go test` flags, e.g. "-run Refresh -v"), KEEP (unset).
@@ -31,7 +31,6 @@ STS_CONTAINER=rolechain-kind-sts
 ISSUER_URL=https://$STS_CONTAINER:18443
 KIND_NODE_IMAGE=${KIND_NODE_IMAGE:-kindest/node:v1.33.4}
 KIND_VERSION=${KIND_VERSION:-v0.30.0}
-HELM_VERSION=${HELM_VERSION:-v3.18.6}
 IMAGE_TAG=${IMAGE_TAG:-dev}
 INSTALL_CHART=${INSTALL_CHART:-1}
 GO_IMAGE=${GO_IMAGE:-golang:1.26-bookworm}
@@ -39,6 +38,8 @@ GO_IMAGE=${GO_IMAGE:-golang:1.26-bookworm}
 STS_SUBJECTS=${STS_SUBJECTS:-$(sed 's/$/:app/' "$ROOT/test/e2e/namespaces.txt" | tr '\n' ' ')}
 WORK=$ROOT/.cache/kind
 BIN=$ROOT/bin
+# shellcheck source=test/lib/install.sh
+. "$ROOT/test/lib/install.sh"
 
 step() { printf '==> %s\n' "$*"; }
 die() { printf 'e2e-kind: %s\n' "$*" >&2; exit 1; }
@@ -58,14 +59,11 @@ fi
 # (2) Tools, from the Go module proxy: no binary downloads.
 mkdir -p "$BIN" "$WORK"
 export PATH=$BIN:$PATH
-if ! command -v kind >/dev/null 2>&1; then
-  step "go install sigs.k8s.io/kind@$KIND_VERSION"
-  GOBIN=$BIN go install "sigs.k8s.io/kind@$KIND_VERSION"
-fi
-if ! command -v helm >/dev/null 2>&1; then
-  step "go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
-  GOBIN=$BIN go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
-fi
+# Every run, into bin/ (first on PATH), whatever else PATH holds: a no-op
+# when they are up to date (test/lib/install.sh says why).
+step "kind $KIND_VERSION and helm (test/chart's Helm release) into $BIN"
+CGO_ENABLED=0 go_install kind "$ROOT" "$BIN" "sigs.k8s.io/kind@$KIND_VERSION"
+install_helm
 KUBECTL=$(command -v kubectl || echo "$BIN/k8s/kubectl")
 [[ -x $KUBECTL ]] || die "kubectl not found (PATH or bin/k8s; 'make k8s-binaries' builds it)"
 

@@ -7,7 +7,8 @@
 #     cluster's service-account key so the STS can be tested alone);
 #  2. stop whatever an earlier run left and start afresh (memstore keeps no
 #     data across restarts anyway, so every run is a cold cluster);
-#  3. install radosgw, ceph-mon, ceph-osd from Debian when missing;
+#  3. install radosgw, ceph-mon, ceph-osd from Debian (every run: a no-op
+#     when they are there);
 #  4. publish the issuer's discovery + JWKS, with an x5c certificate over the
 #     service-account public key, at ISSUER_URL;
 #  5. one mon, one memstore OSD, radosgw on NODE_IP:STS_PORT, auth none;
@@ -23,6 +24,8 @@
 # RGW_VERIFY_SSL (false: RGW does not verify the issuer's TLS chain).
 set -Eeuo pipefail
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=test/lib/install.sh
+. "$(dirname "$0")/../lib/install.sh"
 trap on_error ERR
 
 load_cluster_env
@@ -53,17 +56,14 @@ port_free "127.0.0.1:$CEPH_MON_PORT"
 port_free "$NODE_IP:$STS_PORT"
 port_free "$ISSUER_HOSTPORT"
 
-step "install radosgw, ceph-mon, ceph-osd (only when missing)"
-if ! command -v radosgw >/dev/null || ! command -v ceph-mon >/dev/null || ! command -v ceph-osd >/dev/null; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt_get() { apt-get -o DPkg::Lock::Timeout=600 "$@"; }
-  apt_get install -y --no-install-recommends radosgw ceph-mon ceph-osd ||
-    { apt_get update && apt_get install -y --no-install-recommends radosgw ceph-mon ceph-osd; }
-fi
+step "install radosgw, ceph-mon, ceph-osd"
+# Every run (test/lib/install.sh says why); a repeat is a no-op.
+install_debian radosgw ceph-mon ceph-osd curl
 radosgw --version
 
 step "build ststool (test/sts)"
-(cd "$ROOT/test/sts" && CGO_ENABLED=0 go build -trimpath -o "$BIN/ststool" ./ststool)
+(cd "$ROOT/test/sts" && CGO_ENABLED=0 run_logged "go build ststool" "$INSTALL_LOGS/go-build-ststool.log" go_progress \
+  go build -v -trimpath -o "$BIN/ststool" ./ststool)
 
 step "service-account key"
 if [[ -z ${SA_KEY:-} && -z ${SA_PUB:-} ]]; then

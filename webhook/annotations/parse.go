@@ -51,6 +51,10 @@ type Config struct {
 	RefreshInterval time.Duration
 	// Resources are the sidecar's requests and limits.
 	Resources corev1.ResourceRequirements
+	// NamespacePolicy is the verdict of the namespace's AllowedRoleARNs on
+	// this pod, set by the webhook server once it checked it; Parse leaves
+	// it nil, and the status then says nothing about it.
+	NamespacePolicy *NamespacePolicy
 }
 
 // Main returns the main profile: the one the app's SDK uses by default.
@@ -150,6 +154,10 @@ func (p *parser) parse() Config {
 				groups[suffix] = map[string]string{}
 			}
 			groups[suffix][base] = value
+			continue
+		}
+		if key == AllowedRoleARNs {
+			p.invalid(key, value, "is a namespace annotation: cluster admins set it on the namespace, where it limits the roles of every pod")
 			continue
 		}
 		p.invalid(key, value, "is not a rolechain annotation: the keys are "+keyList())
@@ -380,6 +388,7 @@ func (p *parser) profile(name, suffix string, g, inherit map[string]string) prof
 	if v, k, ok := get(SessionTags, true); ok {
 		pr.SessionTags = p.boolean(k, v)
 	}
+	p.sessionPolicy(&pr, get, arns)
 	return pr
 }
 

@@ -95,6 +95,15 @@ type Status struct {
 	// MountConflicts lists containers that already mount something else at
 	// the credentials path; they got neither mount nor env.
 	MountConflicts []string `json:"mountConflicts,omitempty"`
+	// NamespacePolicy is how the namespace's
+	// rolechain.dev/allowed-role-arns judged the pod: the pattern that
+	// admitted each role, or that none applied. Absent when the caller
+	// checked none (the webhook server always does).
+	NamespacePolicy *annotations.NamespacePolicy `json:"namespacePolicy,omitempty"`
+	// SessionPolicies maps each profile whose target session is narrowed
+	// by a session policy to its kinds: SessionPolicyInline,
+	// SessionPolicyManaged. Profiles without one are absent.
+	SessionPolicies map[string][]string `json:"sessionPolicies,omitempty"`
 }
 
 // Mutate returns a copy of pod with the sidecar injected as cfg describes,
@@ -159,6 +168,7 @@ func (in Injector) Mutate(pod *corev1.Pod, cfg annotations.Config) (*corev1.Pod,
 	for _, p := range cfg.Profiles {
 		status.Profiles = append(status.Profiles, p.Name)
 	}
+	status.NamespacePolicy, status.SessionPolicies = cfg.NamespacePolicy, sessionPolicies(cfg)
 	for _, list := range []*[]corev1.Container{&spec.InitContainers, &spec.Containers} {
 		for i := range *list {
 			c := &(*list)[i]

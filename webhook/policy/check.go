@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -42,9 +43,10 @@ func Path(namespace string) *field.Path {
 //     drop the admin's restriction; ignoring just the bad entry could deny
 //     pods the admin meant to allow for a reason the pod's author cannot
 //     see);
-//   - otherwise one error per role that matches no pattern, naming the
-//     role, where it sits in which profile, the namespace and the
-//     annotation.
+//   - a role that matches no pattern: denied, naming each such role once,
+//     its hop and profile, the namespace and the annotation.
+//
+// Every denial is a single error, so that the patterns are quoted once.
 func Check(namespace string, nsAnnotations map[string]string, mode Mode, profiles []profile.Profile) (annotations.NamespacePolicy, field.ErrorList) {
 	path := Path(namespace)
 	value, ok := nsAnnotations[annotations.AllowedRoleARNs]
@@ -58,17 +60,22 @@ func Check(namespace string, nsAnnotations map[string]string, mode Mode, profile
 	}
 	pol, bad := Parse(value)
 	if len(bad) > 0 {
-		var errs field.ErrorList
-		for _, e := range bad {
-			errs = append(errs, field.Invalid(path, e.Entry, fmt.Sprintf(
-				"%v; each entry must be %s. Pods of namespace %q that ask for a role are denied until a cluster admin fixes the annotation",
-				e.Reason, Form, namespace)))
+		entries := make([]string, len(bad))
+		reasons := make([]string, len(bad))
+		for i, e := range bad {
+			entries[i], reasons[i] = e.Entry, e.Error()
 		}
-		return annotations.NamespacePolicy{}, errs
+		detail := strings.Join(reasons, "; ")
+		if len(bad) == 1 {
+			detail = bad[0].Reason.Error()
+		}
+		return annotations.NamespacePolicy{}, field.ErrorList{field.Invalid(path, strings.Join(entries, ", "), fmt.Sprintf(
+			"%s; each entry must be %s. Pods of namespace %q that ask for a role are denied until a cluster admin fixes the annotation",
+			detail, Form, namespace))}
 	}
 	verdict := annotations.NamespacePolicy{Applied: true, AdmittedBy: map[string]string{}}
-	var errs field.ErrorList
-	reported := map[string]bool{}
+	var denied []string
+	seen := map[string]bool{}
 	for _, p := range profiles {
 		chain := p.Chain()
 		for i, role := range chain {
@@ -76,20 +83,22 @@ func Check(namespace string, nsAnnotations map[string]string, mode Mode, profile
 				verdict.AdmittedBy[role] = pattern.Text
 				continue
 			}
-			if reported[role] {
-				continue
+			if !seen[role] {
+				seen[role] = true
+				denied = append(denied, fmt.Sprintf("%s (hop %d of %d of profile %q)", role, i+1, len(chain), p.Name))
 			}
-			reported[role] = true
-			why := fmt.Sprintf("it matches none of the patterns in the namespace's %s annotation: %s", annotations.AllowedRoleARNs, pol)
-			if len(pol) == 0 {
-				why = fmt.Sprintf("the namespace's %s annotation is empty, which allows no role", annotations.AllowedRoleARNs)
-			}
-			errs = append(errs, field.Forbidden(path, fmt.Sprintf("role %s (hop %d of %d of profile %q) is not allowed in namespace %q: %s",
-				role, i+1, len(chain), p.Name, namespace, why)))
 		}
 	}
-	if len(errs) > 0 {
-		return annotations.NamespacePolicy{}, errs
+	if len(denied) == 0 {
+		return verdict, nil
 	}
-	return verdict, nil
+	subject, verb, pronoun := "role "+denied[0], "is", "it matches"
+	if len(denied) > 1 {
+		subject, verb, pronoun = "roles "+strings.Join(denied, ", "), "are", "they match"
+	}
+	why := fmt.Sprintf("%s none of the patterns in the namespace's %s annotation: %s", pronoun, annotations.AllowedRoleARNs, pol)
+	if len(pol) == 0 {
+		why = fmt.Sprintf("the namespace's %s annotation is empty, which allows no role", annotations.AllowedRoleARNs)
+	}
+	return annotations.NamespacePolicy{}, field.ErrorList{field.Forbidden(path, fmt.Sprintf("%s %s not allowed in namespace %q: %s", subject, verb, namespace, why))}
 }

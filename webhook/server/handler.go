@@ -27,6 +27,7 @@ import (
 	"github.com/rolechain/rolechain/webhook/annotations"
 	"github.com/rolechain/rolechain/webhook/inject"
 	"github.com/rolechain/rolechain/webhook/metrics"
+	"github.com/rolechain/rolechain/webhook/policy"
 )
 
 // Path is where the webhook server serves the pod mutation.
@@ -54,6 +55,11 @@ type Handler struct {
 	Metrics *metrics.Metrics
 	// Now is the clock for the latency metric; nil means time.Now.
 	Now func() time.Time
+	// NamespacePolicy says whether a namespace without
+	// rolechain.dev/allowed-role-arns is unrestricted (optional, also
+	// when empty) or denies every pod (required). Namespaces are read
+	// through Cache and API, like ServiceAccounts (namespace.go).
+	NamespacePolicy policy.Mode
 }
 
 var _ admission.Handler = &Handler{}
@@ -106,6 +112,9 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.
 		}
 		log.V(1).Info("denied", "errors", len(errs))
 		return admission.Denied(errs.ToAggregate().Error()).WithWarnings(warnings...), metrics.ResultDenied
+	}
+	if resp, result, done := h.enforceNamespacePolicy(ctx, namespace, &cfg, warnings); done {
+		return resp, result
 	}
 
 	mutated, status, err := h.Injector.Mutate(pod, cfg)

@@ -284,7 +284,7 @@ func (c *Chain) client(creds aws.CredentialsProvider) *sts.Client {
 		// metrics); SDK retries inside it would multiply STS calls and hide
 		// failures from both.
 		Retryer:    aws.NopRetryer{},
-		APIOptions: []func(*middleware.Stack) error{wrapS3StyleErrors},
+		APIOptions: []func(*middleware.Stack) error{wrapS3StyleErrors, spacesAsPercent20},
 		BaseEndpoint: func() *string {
 			if c.Endpoint == "" {
 				return nil

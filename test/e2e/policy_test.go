@@ -90,7 +90,7 @@ func TestTheInstalledWebhookEnforcesTheNamespaceRolePolicy(t *testing.T) {
 
 	other := strings.Replace(sts.TargetRoleARN, ":role/", ":role/elsewhere/", 1)
 	_, err = cluster.Client.CoreV1().Pods(name).Create(ctx, annotatedPod(name, "denied").annotate("rolechain.dev/role-arn", other).toolbox().pod, dryRun)
-	wantErr := fmt.Sprintf(`admission webhook "pods.rolechain.dev" denied the request: namespaces[%s].metadata.annotations[rolechain.dev/allowed-role-arns]: Forbidden: `+
+	wantErr := fmt.Sprintf(`admission webhook "pod.rolechain.dev" denied the request: namespaces[%s].metadata.annotations[rolechain.dev/allowed-role-arns]: Forbidden: `+
 		`role %s (hop 2 of 2 of profile "default") is not allowed in namespace %q: it matches none of the patterns in the namespace's rolechain.dev/allowed-role-arns annotation: %s`,
 		name, other, name, allowed)
 	if err == nil || err.Error() != wantErr {

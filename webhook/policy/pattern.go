@@ -112,6 +112,10 @@ func split(s string) ([]string, []byte) {
 // Match reports whether arn matches the pattern.
 func (p Pattern) Match(arn string) bool {
 	tokens, seps := split(arn)
+	return p.matchSplit(tokens, seps)
+}
+
+func (p Pattern) matchSplit(tokens []string, seps []byte) bool {
 	if string(seps) != string(p.seps) {
 		return false // '*' never spans a separator, so they must line up
 	}
@@ -188,8 +192,9 @@ func Parse(value string) (Policy, []*PatternError) {
 
 // Match returns the first pattern that matches arn.
 func (pol Policy) Match(arn string) (Pattern, bool) {
+	tokens, seps := split(arn)
 	for _, p := range pol {
-		if p.Match(arn) {
+		if p.matchSplit(tokens, seps) {
 			return p, true
 		}
 	}

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -15,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/rolechain/rolechain/webhook/annotations"
 	"github.com/rolechain/rolechain/webhook/inject"
@@ -192,5 +195,42 @@ func TestInvalidAnnotationsAreDeniedBeforeTheNamespaceIsRead(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(h.Metrics.NamespaceLookups.WithLabelValues("cache")); got != 0 {
 		t.Errorf("the namespace was read %v times", got)
+	}
+}
+
+// BenchmarkAdmissionWithANamespacePolicy is BenchmarkAdmission with the
+// namespace and the ServiceAccount in the cache and a three-pattern policy
+// that admits every role of both profiles: the added cost of the check on
+// the common path.
+func BenchmarkAdmissionWithANamespacePolicy(b *testing.B) {
+	ns := namespace(map[string]string{annotations.AllowedRoleARNs: "arn:aws:iam::111111111111:role/*, arn:aws:iam::222222222222:role/target, arn:aws:iam::444444444444:role/logs"})
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "team-a"}}
+	benchmarkAdmission(b, newHandler(withObjects(ns, sa), nil))
+}
+
+// BenchmarkAdmissionWithoutANamespacePolicy is the same without the
+// annotation (optional mode): the price of the namespace read alone.
+func BenchmarkAdmissionWithoutANamespacePolicy(b *testing.B) {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "team-a"}}
+	benchmarkAdmission(b, newHandler(withObjects(namespace(nil), sa), nil))
+}
+
+func benchmarkAdmission(b *testing.B, h *Handler) {
+	wh := &admission.Webhook{Handler: h}
+	body := review(b, newPod(map[string]string{
+		annotations.RoleARN:            target,
+		annotations.WebIdentityRoleARN: irsa,
+		annotations.Region:             "eu-west-1",
+		annotations.RoleARN + ".logs":  "arn:aws:iam::444444444444:role/logs",
+	}))
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, Path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		wh.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || !bytes.Contains(rec.Body.Bytes(), []byte(`"patch"`)) {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body.String())
+		}
 	}
 }

@@ -1,7 +1,8 @@
 // Package server is the admission side of the webhook: Handler turns one
 // AdmissionReview of a pod into a patch, a denial or a pass. It owns the
-// steps (decode → ServiceAccount lookup → annotations.Parse → inject.Mutate
-// → patch); the parsing and the mutation live in their own packages.
+// steps (decode → ServiceAccount lookup → annotations.Parse → namespace
+// role policy → inject.Mutate → patch); the parsing, the policy and the
+// mutation live in their own packages.
 package server
 
 import (

@@ -12,8 +12,9 @@
 //
 // Every request is recorded as a Call, with the parameters that matter
 // (RoleArn, RoleSessionName, DurationSeconds, ExternalId, Tags,
-// SourceIdentity, WebIdentityToken) and the access key that signed it, so
-// tests can assert that hop N+1 was signed with hop N's credentials.
+// SourceIdentity, WebIdentityToken, the session policies Policy and
+// PolicyArns) and the access key that signed it, so tests can assert that
+// hop N+1 was signed with hop N's credentials.
 //
 // Faults are programmable: STS error codes, HTTP 5xx, slow responses and
 // malformed bodies, either for the next N requests (FailNext) or by rule
@@ -27,14 +28,17 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,6 +67,7 @@ const (
 	CodeInvalidClientTokenID  = "InvalidClientTokenId"
 	CodeMissingAuthToken      = "MissingAuthenticationToken"
 	CodeValidationError       = "ValidationError"
+	CodeMalformedPolicy       = "MalformedPolicyDocument"
 	CodeInvalidParameterValue = "InvalidParameterValue"
 	CodeServiceUnavailable    = "ServiceUnavailable"
 	CodeInternalFailure       = "InternalFailure"
@@ -89,6 +94,12 @@ type Call struct {
 	Tags map[string]string
 	// TransitiveTagKeys are the keys marked transitive.
 	TransitiveTagKeys []string
+	// Policy is the inline session policy, exactly as received ("" when
+	// absent).
+	Policy string
+	// PolicyArns are the managed session policies (PolicyArns.member.N.arn),
+	// in member order; nil when absent.
+	PolicyArns []string
 	// SignedBy is the access key of the SigV4 signature; empty when unsigned.
 	SignedBy string
 	// Issued are the credentials returned; nil when the call failed.
@@ -355,7 +366,10 @@ func (s *Server) record(c Call) {
 	s.calls = append(s.calls, c)
 }
 
-var tagMember = regexp.MustCompile(`^Tags\.member\.(\d+)\.(Key|Value)$`)
+var (
+	tagMember    = regexp.MustCompile(`^Tags\.member\.(\d+)\.(Key|Value)$`)
+	policyMember = regexp.MustCompile(`^PolicyArns\.member\.(\d+)\.arn$`)
+)
 
 func parseCall(form url.Values) Call {
 	c := Call{
@@ -365,12 +379,18 @@ func parseCall(form url.Values) Call {
 		ExternalID:       form.Get("ExternalId"),
 		SourceIdentity:   form.Get("SourceIdentity"),
 		WebIdentityToken: form.Get("WebIdentityToken"),
+		Policy:           form.Get("Policy"),
 	}
 	if d, err := strconv.ParseInt(form.Get("DurationSeconds"), 10, 32); err == nil {
 		c.DurationSeconds = int32(d)
 	}
 	keys, values := map[string]string{}, map[string]string{}
+	policies := map[int]string{}
 	for k, v := range form {
+		if m := policyMember.FindStringSubmatch(k); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			policies[n] = v[0]
+		}
 		if m := tagMember.FindStringSubmatch(k); m != nil {
 			if m[2] == "Key" {
 				keys[m[1]] = v[0]
@@ -389,6 +409,9 @@ func parseCall(form url.Values) Call {
 		}
 	}
 	sort.Strings(c.TransitiveTagKeys)
+	for _, n := range slices.Sorted(maps.Keys(policies)) {
+		c.PolicyArns = append(c.PolicyArns, policies[n])
+	}
 	return c
 }
 
@@ -504,7 +527,23 @@ func validate(c Call) (code, msg string) {
 	if c.DurationSeconds != 0 && (c.DurationSeconds < 900 || c.DurationSeconds > 43200) {
 		return CodeValidationError, fmt.Sprintf("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200", c.DurationSeconds)
 	}
+	// The session policy constraints of the STS API: Policy 1-2048
+	// characters, at most 10 PolicyArns, and a policy that is a JSON object.
+	if n := len([]rune(c.Policy)); n > 2048 {
+		return CodeValidationError, fmt.Sprintf("1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to 2048 (got %d)", n)
+	}
+	if len(c.PolicyArns) > 10 {
+		return CodeValidationError, "1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to 10"
+	}
+	if c.Policy != "" && !isJSONObject(c.Policy) {
+		return CodeMalformedPolicy, "Syntax errors in policy."
+	}
 	return "", ""
+}
+
+func isJSONObject(s string) bool {
+	var m map[string]json.RawMessage
+	return json.Unmarshal([]byte(s), &m) == nil && m != nil
 }
 
 func (s *Server) issue(c Call) Credentials {
@@ -560,8 +599,10 @@ func (s *Server) successBody(c Call, cr Credentials) string {
 		},
 		SourceIdentity: c.SourceIdentity,
 	}
-	if len(c.Tags) > 0 {
-		n := 6
+	if len(c.Tags) > 0 || c.Policy != "" || len(c.PolicyArns) > 0 {
+		// STS reports how full the packed policies and tags are, in
+		// percent; a stand-in that grows with what was sent.
+		n := 6 + len(c.Policy)/40 + 2*len(c.PolicyArns)
 		res.PackedPolicySize = &n
 	}
 	if c.Action == ActionAssumeRoleWithWebIdentity {

@@ -130,6 +130,12 @@ type Chain struct {
 	// Tags are sent, not transitive, on every sts:AssumeRole hop (a
 	// transitive tag could not be set again by the next hop).
 	Tags []Tag
+	// SessionPolicy (an inline IAM policy) and SessionPolicyARNs (managed
+	// policies) are sent as Policy and PolicyArns on the last hop only,
+	// whichever call that is: they narrow the target's session, while
+	// every earlier hop needs its full permissions to assume the next role.
+	SessionPolicy     string
+	SessionPolicyARNs []string
 
 	// Region selects the regional STS endpoint and the signing region.
 	Region string
@@ -157,32 +163,33 @@ func (c *Chain) Retrieve(ctx context.Context) (Credentials, error) {
 	var creds Credentials
 	for i, role := range c.Roles {
 		var err error
+		last := i == len(c.Roles)-1
 		switch src := c.Source.(type) {
 		case WebIdentity:
 			if i == 0 {
-				creds, err = c.webIdentity(ctx, src.TokenFile, role)
+				creds, err = c.webIdentity(ctx, src.TokenFile, role, last)
 			} else {
-				creds, err = c.assumeRole(ctx, prev, role, i == 1)
+				creds, err = c.assumeRole(ctx, prev, role, i == 1, last)
 			}
 		case AWSProvider:
 			if i == 0 {
 				prev = heldProvider{src.Provider}
 			}
-			creds, err = c.assumeRole(ctx, prev, role, i == 0)
+			creds, err = c.assumeRole(ctx, prev, role, i == 0, last)
 		case Static:
 			if i == 0 {
 				if prev, err = readStatic(src.Dir); err != nil {
 					return Credentials{}, err
 				}
 			}
-			creds, err = c.assumeRole(ctx, prev, role, i == 0)
+			creds, err = c.assumeRole(ctx, prev, role, i == 0, last)
 		case PodIdentity:
 			if i == 0 {
 				if prev, err = c.podIdentity(ctx, src); err != nil {
 					return Credentials{}, err
 				}
 			}
-			creds, err = c.assumeRole(ctx, prev, role, i == 0)
+			creds, err = c.assumeRole(ctx, prev, role, i == 0, last)
 		default:
 			return Credentials{}, fmt.Errorf("chain: unknown source %T", c.Source)
 		}
@@ -240,7 +247,7 @@ func readToken(path string) ([]byte, error) {
 	return b, nil
 }
 
-func (c *Chain) webIdentity(ctx context.Context, tokenFile, role string) (Credentials, error) {
+func (c *Chain) webIdentity(ctx context.Context, tokenFile, role string, last bool) (Credentials, error) {
 	b, err := readToken(tokenFile)
 	if err != nil {
 		return Credentials{}, &TokenFileError{Err: err}
@@ -256,6 +263,9 @@ func (c *Chain) webIdentity(ctx context.Context, tokenFile, role string) (Creden
 		WebIdentityToken: aws.String(token),
 		DurationSeconds:  c.duration(),
 	}
+	if last {
+		in.Policy, in.PolicyArns = c.sessionPolicy()
+	}
 	// AssumeRoleWithWebIdentity takes neither SourceIdentity nor Tags: STS
 	// reads both from the token's claims. They go on the AssumeRole hops.
 	client := c.client(aws.AnonymousCredentials{})
@@ -270,7 +280,7 @@ func (c *Chain) webIdentity(ctx context.Context, tokenFile, role string) (Creden
 	return c.fromSTS(out.Credentials, out.ResultMetadata, start)
 }
 
-func (c *Chain) assumeRole(ctx context.Context, signer aws.CredentialsProvider, role string, first bool) (Credentials, error) {
+func (c *Chain) assumeRole(ctx context.Context, signer aws.CredentialsProvider, role string, first, last bool) (Credentials, error) {
 	in := &sts.AssumeRoleInput{
 		RoleArn:         aws.String(role),
 		RoleSessionName: aws.String(c.SessionName),
@@ -285,6 +295,9 @@ func (c *Chain) assumeRole(ctx context.Context, signer aws.CredentialsProvider, 
 	for _, t := range c.Tags {
 		in.Tags = append(in.Tags, ststypes.Tag{Key: aws.String(t.Key), Value: aws.String(t.Value)})
 	}
+	if last {
+		in.Policy, in.PolicyArns = c.sessionPolicy()
+	}
 	client := c.client(signer)
 	start := c.now()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout())
@@ -297,6 +310,20 @@ func (c *Chain) assumeRole(ctx context.Context, signer aws.CredentialsProvider, 
 	return c.fromSTS(out.Credentials, out.ResultMetadata, start)
 }
 
+// sessionPolicy returns the Policy and PolicyArns parameters of the last
+// hop: nil when unset, so that the SDK sends neither.
+func (c *Chain) sessionPolicy() (*string, []ststypes.PolicyDescriptorType) {
+	var policy *string
+	if c.SessionPolicy != "" {
+		policy = aws.String(c.SessionPolicy)
+	}
+	var arns []ststypes.PolicyDescriptorType
+	for _, arn := range c.SessionPolicyARNs {
+		arns = append(arns, ststypes.PolicyDescriptorType{Arn: aws.String(arn)})
+	}
+	return policy, arns
+}
+
 func (c *Chain) client(creds aws.CredentialsProvider) *sts.Client {
 	return sts.New(sts.Options{
 		Region:      c.Region,
@@ -306,7 +333,7 @@ func (c *Chain) client(creds aws.CredentialsProvider) *sts.Client {
 		// metrics); SDK retries inside it would multiply STS calls and hide
 		// failures from both.
 		Retryer:    aws.NopRetryer{},
-		APIOptions: []func(*middleware.Stack) error{wrapS3StyleErrors},
+		APIOptions: []func(*middleware.Stack) error{wrapS3StyleErrors, spacesAsPercent20},
 		BaseEndpoint: func() *string {
 			if c.Endpoint == "" {
 				return nil

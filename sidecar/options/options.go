@@ -49,6 +49,8 @@ type Config struct {
 	Region             string
 	STSEndpoint        string
 	SessionTags        bool
+	SessionPolicy      string
+	SessionPolicyARNs  []string
 
 	// SourceIdentity is set on the first sts:AssumeRole hop of every profile.
 	SourceIdentity       string
@@ -107,7 +109,7 @@ func New() *Config {
 // AddFlags binds every flag onto c. The help text is the reference
 // documentation of each flag.
 func (c *Config) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&c.ProfilesJSON, "profiles", "", `profiles as a JSON list (the webhook sets ROLECHAIN_PROFILES): [{"name","webIdentityRoleARN","roleARNs","externalID","sessionName","durationSeconds","region","stsEndpoint","sessionTags"}]; excludes the single-profile flags`)
+	fs.StringVar(&c.ProfilesJSON, "profiles", "", `profiles as a JSON list (the webhook sets ROLECHAIN_PROFILES): [{"name","webIdentityRoleARN","roleARNs","externalID","sessionName","durationSeconds","region","stsEndpoint","sessionTags","sessionPolicy","sessionPolicyARNs"}]; excludes the single-profile flags`)
 	fs.StringVar(&c.Profile, "profile", c.Profile, "single profile: section name in the credentials and config files, and the name of its JSON files")
 	fs.StringVar(&c.WebIdentityRoleARN, "web-identity-role-arn", "", "single profile: first hop, assumed with AssumeRoleWithWebIdentity and the token (--source web-identity)")
 	fs.Var(NewStringList(&c.RoleARNs), "role-arn", "single profile: role assumed with sts:AssumeRole after the previous hop, in order; repeatable or comma-separated; the last is the target")
@@ -117,6 +119,8 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Region, "region", "", "single profile: region of the STS endpoint and of the config file (default: us-east-1, cn-north-1 or us-gov-west-1 by the role ARN's partition)")
 	fs.StringVar(&c.STSEndpoint, "sts-endpoint", "", "single profile: STS endpoint URL replacing the regional one (http or https; no user info, query or fragment)")
 	fs.BoolVar(&c.SessionTags, "session-tags", false, "single profile: tag every sts:AssumeRole hop with kubernetes-namespace, kubernetes-pod and kubernetes-service-account (from ROLECHAIN_POD_NAMESPACE, ROLECHAIN_POD_NAME, ROLECHAIN_SERVICE_ACCOUNT)")
+	fs.StringVar(&c.SessionPolicy, "session-policy", "", fmt.Sprintf("single profile: inline IAM policy (JSON) sent as the session policy (Policy) of the target hop only: the credentials get the intersection of the target role's permissions and this policy (at most %d characters, as STS counts them)", profile.MaxSessionPolicyChars))
+	fs.StringSliceVar(&c.SessionPolicyARNs, "session-policy-arns", nil, fmt.Sprintf("single profile: managed policy ARNs sent as session policies (PolicyArns) of the target hop only, in the target's partition; at most %d, repeatable or comma-separated", profile.MaxSessionPolicyARNs))
 
 	fs.StringVar(&c.Source, "source", c.Source, "credentials that start each chain: web-identity (the token file), default-chain (the AWS SDK default chain), static (key files in --static-credentials-dir) or pod-identity (EKS Pod Identity: the endpoint in "+EnvContainerCredentialsFullURI+" with the token in "+EnvContainerAuthorizationTokenFile+", as EKS's webhook sets them); with all but web-identity every role is assumed with sts:AssumeRole")
 	fs.StringVar(&c.TokenFile, "token-file", c.TokenFile, "projected service-account token, re-read before every AssumeRoleWithWebIdentity (--source web-identity)")

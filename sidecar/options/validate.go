@@ -156,12 +156,13 @@ func (c *Config) Validate() ([]profile.Profile, error) {
 
 // singleProfileFlags are the flags that build the one profile when
 // --profiles is not set.
-var singleProfileFlags = []string{"profile", "web-identity-role-arn", "role-arn", "external-id", "session-name", "duration", "region", "sts-endpoint", "session-tags"}
+var singleProfileFlags = []string{"profile", "web-identity-role-arn", "role-arn", "external-id", "session-name", "duration", "region", "sts-endpoint", "session-tags", "session-policy", "session-policy-arns"}
 
 // fieldFlag maps a Profile JSON field to its single-profile flag.
 var fieldFlag = map[string]string{
 	"name": "profile", "webIdentityRoleARN": "web-identity-role-arn", "roleARNs": "role-arn", "externalID": "external-id",
 	"sessionName": "session-name", "durationSeconds": "duration", "region": "region", "stsEndpoint": "sts-endpoint", "sessionTags": "session-tags",
+	"sessionPolicy": "session-policy", "sessionPolicyARNs": "session-policy-arns",
 }
 
 func (c *Config) profiles(bad func(flag, format string, args ...any)) []profile.Profile {
@@ -176,6 +177,8 @@ func (c *Config) profiles(bad func(flag, format string, args ...any)) []profile.
 			Region:             c.Region,
 			STSEndpoint:        c.STSEndpoint,
 			SessionTags:        c.SessionTags,
+			SessionPolicy:      c.SessionPolicy,
+			SessionPolicyARNs:  c.SessionPolicyARNs,
 		}}
 	}
 	for _, f := range singleProfileFlags {
@@ -265,6 +268,8 @@ func (c *Config) validateProfile(i int, out *profile.Profile, p profile.Profile,
 			bad(field, "%q is in partition %s but the chain starts in %s; a chain cannot cross partitions", arn, m[1], partition)
 		}
 	}
+
+	validateSessionPolicy(p, partition, bad)
 
 	if p.ExternalID != "" && (!externalID.MatchString(p.ExternalID) || len(p.ExternalID) < 2 || len(p.ExternalID) > 1224) {
 		bad("externalID", "must be 2–1224 characters of [\\w+=,.@:/-]")

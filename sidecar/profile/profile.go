@@ -108,6 +108,13 @@ type Profile struct {
 	// SessionTags adds the tags kubernetes-namespace, kubernetes-pod and
 	// kubernetes-service-account to every hop (needs sts:TagSession).
 	SessionTags bool `json:"sessionTags,omitempty"`
+	// SessionPolicy is an inline IAM policy (JSON) sent as Policy on the
+	// target hop only: the hops before it need their full permissions to
+	// assume the next role.
+	SessionPolicy string `json:"sessionPolicy,omitempty"`
+	// SessionPolicyARNs are managed policy ARNs sent as PolicyArns on the
+	// target hop only.
+	SessionPolicyARNs []string `json:"sessionPolicyARNs,omitempty"`
 }
 
 // Chain returns every role of the profile in the order it is assumed.

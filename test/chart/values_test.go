@@ -19,7 +19,7 @@ var webhookFlags = []string{
 	"--default-region", "--default-audience", "--default-token-expiration",
 	"--sidecar-cpu-request", "--sidecar-memory-request", "--sidecar-memory-limit",
 	"--excluded-namespaces", "--cert-mode", "--webhook-config-name", "--service-name",
-	"--service-namespace", "--cert-secret-name",
+	"--service-namespace", "--cert-secret-name", "--namespace-policy",
 }
 
 func TestChartSetsEveryWebhookFlagAndNoOther(t *testing.T) {
@@ -49,6 +49,7 @@ func TestChartSetsEveryWebhookFlagAndNoOther(t *testing.T) {
 		"--service-name":              ReleaseName,
 		"--service-namespace":         Namespace,
 		"--cert-secret-name":          ReleaseName + "-tls",
+		"--namespace-policy":          "optional",
 	}
 	for flag, want := range defaults {
 		if a[flag] != want {
@@ -110,6 +111,7 @@ func TestEveryValueReachesItsWebhookFlag(t *testing.T) {
 		{"webhook.port", 10443, "--port", "10443"},
 		{"webhook.certDir", "/certs", "--cert-dir", "/certs"},
 		{"webhook.excludedNamespaces", []any{"tools"}, "--excluded-namespaces", "kube-system," + Namespace + ",tools"},
+		{"webhook.namespacePolicy", "required", "--namespace-policy", "required"},
 		{"metrics.port", 9090, "--metrics-bind-address", ":9090"},
 		{"health.port", 9091, "--health-probe-bind-address", ":9091"},
 		{"certs.secretName", "my-tls", "--cert-secret-name", "my-tls"},
@@ -169,6 +171,8 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"webhook.timeoutSeconds", 31},
 		{"webhook.timeoutSeconds", 0},
 		{"webhook.excludedNamespaces", []any{"Bad_NS"}},
+		{"webhook.namespacePolicy", "strict"},
+		{"webhook.namespacePolicy", "Required"},
 		{"webhook.extraArgs", []any{"-v"}},
 		{"certs.mode", "vault"},
 		{"certs.certManager.issuerRef", map[string]any{"kind": "ClusterIssuer"}},

@@ -22,6 +22,7 @@ func FuzzParse(f *testing.F) {
 		{SidecarMemoryRequest, "1Gi", SidecarMemoryLimit, "1Mi"},
 		{Prefix + "role-arn.", "", Prefix + ".", "x"},
 		{SessionDuration, "9223372036854775807", TokenExpiration, "-9223372036854775808ns"},
+		{SessionPolicy, `{"Statement":{"Effect":"Deny","Action":"s3:*","Resource":"*"}}`, SessionPolicyARNs, "arn:aws:iam::aws:policy/ReadOnlyAccess"},
 	}
 	for _, s := range seeds {
 		f.Add(s[0], s[1], s[2], s[3])
@@ -60,6 +61,9 @@ func FuzzParse(f *testing.F) {
 			}
 			if len(chain) > 1 && pr.DurationSeconds > profile.MaxChainedDurationSeconds {
 				t.Fatalf("chained duration %d accepted", pr.DurationSeconds)
+			}
+			if pr.SessionPolicy != "" && profile.ValidateSessionPolicy(pr.SessionPolicy) != nil || len(pr.SessionPolicyARNs) > profile.MaxSessionPolicyARNs {
+				t.Fatalf("session policy %q / %d ARNs accepted", pr.SessionPolicy, len(pr.SessionPolicyARNs))
 			}
 		}
 		s, err := profile.Encode(cfg.Profiles)

@@ -125,6 +125,29 @@ const (
 	// trace.)
 	Status = Prefix + "status"
 
+	// SessionPolicy is an inline IAM policy (JSON) sent as the session
+	// policy (sts Policy) on the target hop: the session gets the
+	// intersection of the target role's permissions and this policy. Form:
+	// a JSON object with Statement (and optionally Version, Id); at most
+	// profile.MaxSessionPolicyChars characters of STS's character set, as
+	// STS counts the plaintext. Per profile; not inherited (it belongs to
+	// the target).
+	SessionPolicy = Prefix + "session-policy"
+
+	// SessionPolicyARNs is a comma-separated list of managed policy ARNs
+	// sent as session policies (sts PolicyArns) on the target hop. Bounds:
+	// at most profile.MaxSessionPolicyARNs, in the target role's
+	// partition. Per profile; not inherited.
+	SessionPolicyARNs = Prefix + "session-policy-arns"
+
+	// AllowedRoleARNs is a NAMESPACE annotation, set by cluster admins: a
+	// comma-separated list of role ARN patterns (see webhook/policy for
+	// the '*' rule). Every role a pod of the namespace would assume, in
+	// every profile, must match one, or the pod is denied. Without it the
+	// namespace is unrestricted, unless the webhook runs with
+	// --namespace-policy=required; an empty value allows no role.
+	AllowedRoleARNs = Prefix + "allowed-role-arns"
+
 	// IRSARoleARN is the ServiceAccount annotation of EKS IAM Roles for
 	// Service Accounts, used as the first hop when the pod names none.
 	IRSARoleARN = "eks.amazonaws.com/role-arn"
@@ -160,6 +183,7 @@ const (
 var perProfileKeys = []string{
 	RoleARN, WebIdentityRoleARN, ViaRoleARNs, ExternalID, SessionName,
 	SessionDuration, Region, STSEndpoint, SessionTags,
+	SessionPolicy, SessionPolicyARNs,
 }
 
 // podKeys are the keys that apply to the whole pod and take no suffix.

@@ -56,6 +56,10 @@ type Config struct {
 	Source string
 	// Resources are the sidecar's requests and limits.
 	Resources corev1.ResourceRequirements
+	// NamespacePolicy is the verdict of the namespace's AllowedRoleARNs on
+	// this pod, set by the webhook server once it checked it; Parse leaves
+	// it nil, and the status then says nothing about it.
+	NamespacePolicy *NamespacePolicy
 }
 
 // Main returns the main profile: the one the app's SDK uses by default.
@@ -168,6 +172,10 @@ func (p *parser) parse() Config {
 				groups[suffix] = map[string]string{}
 			}
 			groups[suffix][base] = value
+			continue
+		}
+		if key == AllowedRoleARNs {
+			p.invalid(key, value, "is a namespace annotation: cluster admins set it on the namespace, where it limits the roles of every pod")
 			continue
 		}
 		p.invalid(key, value, "is not a rolechain annotation: the keys are "+keyList())
@@ -432,6 +440,7 @@ func (p *parser) profile(name, suffix string, g, inherit map[string]string) prof
 			p.warn("%s: EKS Pod Identity tags its sessions transitively with kubernetes-namespace and kubernetes-service-account, which rolechain's session tags set too, and STS does not let a later hop set an inherited transitive tag again: use an association with disableSessionTags, or leave %s off (the chain carries EKS's tags anyway)", k, k)
 		}
 	}
+	p.sessionPolicy(&pr, get, arns)
 	return pr
 }
 

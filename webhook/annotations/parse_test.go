@@ -1,6 +1,7 @@
 package annotations
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -165,6 +166,23 @@ func TestEveryKeyValidatesItsValue(t *testing.T) {
 		{SidecarMemoryRequest, "lots", false, false},
 		{SidecarMemoryLimit, "128Mi", true, false},
 		{SidecarMemoryLimit, "8Mi", false, false}, // below the 16Mi default request
+		{SessionPolicy, denyGet, true, false},
+		{SessionPolicy, "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": {\"Effect\": \"Allow\", \"Action\": [\"s3:GetObject\"], \"Resource\": \"*\"}\n}\n", true, false},
+		{SessionPolicy, denyGet, true, true},
+		{SessionPolicy, "", false, false},
+		{SessionPolicy, "s3:GetObject", false, false},
+		{SessionPolicy, `{"Statement":[{"Effect":"Deny","Principal":"*","Action":"*","Resource":"*"}]}`, false, false},
+		{SessionPolicy, `{"Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}` + strings.Repeat(" ", 2049-61), false, false}, // 2049 characters
+		{SessionPolicyARNs, "arn:aws:iam::222222222222:policy/deny-writes", true, false},
+		{SessionPolicyARNs, "arn:aws:iam::aws:policy/ReadOnlyAccess, arn:aws:iam::222222222222:policy/path/deny", true, true},
+		{SessionPolicyARNs, strings.TrimSuffix(strings.Repeat("arn:aws:iam::222222222222:policy/p,", 9), ",") + ",arn:aws:iam::aws:policy/ReadOnlyAccess", false, false}, // p twice
+		{SessionPolicyARNs, tenPolicies(10), true, false},
+		{SessionPolicyARNs, tenPolicies(11), false, false},
+		{SessionPolicyARNs, "arn:aws-cn:iam::222222222222:policy/deny-writes", false, false}, // the target is in aws
+		{SessionPolicyARNs, "arn:aws:iam::222222222222:role/deny-writes", false, false},
+		{SessionPolicyARNs, "arn:aws:iam::222222222222:policy/a,,arn:aws:iam::222222222222:policy/b", false, false},
+		{SessionPolicyARNs, "", false, false},
+		{AllowedRoleARNs, "arn:aws:iam::*:role/*", false, false}, // a namespace annotation
 		{Status, "anything: written by the webhook", true, false},
 		{Source, "web-identity", true, false},
 		{Source, "pod-identity", true, false},
@@ -213,11 +231,23 @@ func TestEveryKeyValidatesItsValue(t *testing.T) {
 	}
 }
 
+const denyGet = `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:GetObject","Resource":"*"}]}`
+
+// tenPolicies lists n distinct managed policy ARNs of the target's account.
+func tenPolicies(n int) string {
+	arns := make([]string, n)
+	for i := range arns {
+		arns[i] = fmt.Sprintf("arn:aws:iam::222222222222:policy/p%d", i)
+	}
+	return strings.Join(arns, ",")
+}
+
 func TestEveryPerProfileKeyWorksWithASuffix(t *testing.T) {
 	valid := map[string]string{
 		RoleARN: target, WebIdentityRoleARN: web, ViaRoleARNs: via, ExternalID: "ext-id",
 		SessionName: "sess", SessionDuration: "900", Region: "eu-west-1",
 		STSEndpoint: "https://sts.example.test", SessionTags: "true",
+		SessionPolicy: denyGet, SessionPolicyARNs: "arn:aws:iam::aws:policy/ReadOnlyAccess",
 	}
 	for _, k := range PerProfileKeys() {
 		if _, ok := valid[k]; !ok {
@@ -236,6 +266,7 @@ func TestEveryPerProfileKeyWorksWithASuffix(t *testing.T) {
 		Name: "extra", WebIdentityRoleARN: web, RoleARNs: []string{via, target}, ExternalID: "ext-id",
 		SessionName: "sess", DurationSeconds: 900, Region: "eu-west-1",
 		STSEndpoint: "https://sts.example.test", SessionTags: true,
+		SessionPolicy: denyGet, SessionPolicyARNs: []string{"arn:aws:iam::aws:policy/ReadOnlyAccess"},
 	}
 	if len(cfg.Profiles) != 2 {
 		t.Fatalf("want main + extra profile, got %+v", cfg.Profiles)

@@ -99,6 +99,15 @@ type Status struct {
 	// EKS says what rolechain did about EKS's pod identity webhook; absent
 	// when EKS's webhook has not touched the pod.
 	EKS *EKSStatus `json:"eks,omitempty"`
+	// NamespacePolicy is how the namespace's
+	// rolechain.dev/allowed-role-arns judged the pod: the pattern that
+	// admitted each role, or that none applied. Absent when the caller
+	// checked none (the webhook server always does).
+	NamespacePolicy *annotations.NamespacePolicy `json:"namespacePolicy,omitempty"`
+	// SessionPolicies maps each profile whose target session is narrowed
+	// by a session policy to its kinds: SessionPolicyInline,
+	// SessionPolicyManaged. Profiles without one are absent.
+	SessionPolicies map[string][]string `json:"sessionPolicies,omitempty"`
 }
 
 // EKSStatus records what EKS's pod identity webhook had injected that
@@ -210,6 +219,7 @@ func (in Injector) Mutate(pod *corev1.Pod, cfg annotations.Config) (*corev1.Pod,
 	for _, p := range cfg.Profiles {
 		status.Profiles = append(status.Profiles, p.Name)
 	}
+	status.NamespacePolicy, status.SessionPolicies = cfg.NamespacePolicy, sessionPolicies(cfg)
 	var ours []string // rolechain's own containers
 	for _, list := range []*[]corev1.Container{&spec.InitContainers, &spec.Containers} {
 		for i := range *list {

@@ -23,11 +23,16 @@ type Metrics struct {
 	// Injections counts mutated pods by namespace.
 	Injections *prometheus.CounterVec
 	// Denials counts denied pods by reason: the annotation key (without
-	// prefix and profile suffix) that was invalid.
+	// prefix and profile suffix) that was invalid, or "namespace-policy"
+	// for a pod its namespace's role policy refused.
 	Denials *prometheus.CounterVec
 	// ServiceAccountLookups counts ServiceAccount reads by source: "cache",
 	// "api" (cache miss, direct GET) or "absent".
 	ServiceAccountLookups *prometheus.CounterVec
+	// NamespaceLookups counts Namespace reads for the namespace role
+	// policy by source: "cache", "api" (a cache miss, or the re-read
+	// before a denial) or "absent".
+	NamespaceLookups *prometheus.CounterVec
 	// Latency observes the handling time of every admission request.
 	Latency prometheus.Histogram
 }
@@ -46,11 +51,15 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"namespace"}),
 		Denials: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rolechain_webhook_denials_total",
-			Help: "Pods denied for invalid annotations, by the annotation at fault (one count per invalid annotation).",
+			Help: "Pods denied for invalid annotations, by the annotation at fault (one count per invalid annotation), or by the namespace's role policy (namespace-policy).",
 		}, []string{"reason"}),
 		ServiceAccountLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rolechain_webhook_serviceaccount_lookups_total",
 			Help: "ServiceAccount reads, by source (cache, api after a cache miss, absent).",
+		}, []string{"source"}),
+		NamespaceLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rolechain_webhook_namespace_lookups_total",
+			Help: "Namespace reads for the namespace role policy, by source (cache, api after a cache miss or before a denial, absent).",
 		}, []string{"source"}),
 		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "rolechain_webhook_admission_duration_seconds",
@@ -61,7 +70,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Admissions, m.Injections, m.Denials, m.ServiceAccountLookups, m.Latency)
+		reg.MustRegister(m.Admissions, m.Injections, m.Denials, m.ServiceAccountLookups, m.NamespaceLookups, m.Latency)
 	}
 	return m
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/rolechain/rolechain/sidecar/profile"
 	"github.com/rolechain/rolechain/webhook/annotations"
 	"github.com/rolechain/rolechain/webhook/inject"
+	"github.com/rolechain/rolechain/webhook/policy"
 )
 
 // Certificate modes.
@@ -52,6 +53,7 @@ type Options struct {
 	ServiceName            string
 	ServiceNamespace       string
 	CertSecretName         string
+	NamespacePolicy        string
 }
 
 // New returns the defaults.
@@ -74,6 +76,7 @@ func New() *Options {
 		ServiceName:            "rolechain-webhook",
 		ServiceNamespace:       "rolechain-system",
 		CertSecretName:         "rolechain-webhook-tls",
+		NamespacePolicy:        string(policy.ModeOptional),
 	}
 }
 
@@ -98,6 +101,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ServiceName, "service-name", o.ServiceName, "Service in front of the webhook; self-managed mode issues the certificate for its DNS names")
 	fs.StringVar(&o.ServiceNamespace, "service-namespace", o.ServiceNamespace, "namespace of the Service and of the certificate Secret")
 	fs.StringVar(&o.CertSecretName, "cert-secret-name", o.CertSecretName, "Secret that holds the self-managed CA and serving certificate")
+	fs.StringVar(&o.NamespacePolicy, "namespace-policy", o.NamespacePolicy, "optional: a namespace without the annotation "+annotations.AllowedRoleARNs+" (role ARN patterns its pods may assume) is unrestricted; required: its pods that ask for a role are denied")
 }
 
 var regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
@@ -161,6 +165,9 @@ func (o *Options) Validate() error {
 		}
 	default:
 		bad("cert-mode", o.CertMode, "must be files, cert-manager or self-managed")
+	}
+	if !slices.Contains(policy.Modes, policy.Mode(o.NamespacePolicy)) {
+		bad("namespace-policy", o.NamespacePolicy, "must be optional or required")
 	}
 	// Sorted by flag name, whatever the map iteration order was.
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })

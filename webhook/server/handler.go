@@ -1,7 +1,8 @@
 // Package server is the admission side of the webhook: Handler turns one
 // AdmissionReview of a pod into a patch, a denial or a pass. It owns the
-// steps (decode → ServiceAccount lookup → annotations.Parse → inject.Mutate
-// → patch); the parsing and the mutation live in their own packages.
+// steps (decode → ServiceAccount lookup → annotations.Parse → namespace
+// role policy → inject.Mutate → patch); the parsing, the policy and the
+// mutation live in their own packages.
 package server
 
 import (
@@ -28,6 +29,7 @@ import (
 	"github.com/rolechain/rolechain/webhook/eks"
 	"github.com/rolechain/rolechain/webhook/inject"
 	"github.com/rolechain/rolechain/webhook/metrics"
+	"github.com/rolechain/rolechain/webhook/policy"
 )
 
 // Path is where the webhook server serves the pod mutation.
@@ -55,6 +57,11 @@ type Handler struct {
 	Metrics *metrics.Metrics
 	// Now is the clock for the latency metric; nil means time.Now.
 	Now func() time.Time
+	// NamespacePolicy says whether a namespace without
+	// rolechain.dev/allowed-role-arns is unrestricted (optional, also
+	// when empty) or denies every pod (required). Namespaces are read
+	// through Cache and API, like ServiceAccounts (namespace.go).
+	NamespacePolicy policy.Mode
 }
 
 var _ admission.Handler = &Handler{}
@@ -107,6 +114,9 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.
 		}
 		log.V(1).Info("denied", "errors", len(errs))
 		return admission.Denied(errs.ToAggregate().Error()).WithWarnings(warnings...), metrics.ResultDenied
+	}
+	if resp, result, done := h.enforceNamespacePolicy(ctx, namespace, &cfg, warnings); done {
+		return resp, result
 	}
 
 	mutated, status, err := h.Injector.Mutate(pod, cfg)

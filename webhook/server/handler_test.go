@@ -226,7 +226,7 @@ func TestServiceAccountMissingFromTheCacheIsReadFromTheAPI(t *testing.T) {
 
 func TestServiceAccountFoundInTheCacheIsNotReadAgain(t *testing.T) {
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "team-a", Annotations: map[string]string{annotations.IRSARoleARN: irsa}}}
-	cache := fake.NewClientBuilder().WithScheme(scheme).WithObjects(sa).Build()
+	cache := fake.NewClientBuilder().WithScheme(scheme).WithObjects(sa, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}}).Build()
 	api := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
 		Get: func(context.Context, client.WithWatch, client.ObjectKey, client.Object, ...client.GetOption) error {
 			t.Error("API read although the cache had the ServiceAccount")

@@ -95,6 +95,9 @@ func newChains(ctx context.Context, cfg *options.Config, profiles []profile.Prof
 			Endpoint:        p.STSEndpoint,
 			HTTPClient:      client,
 			Observe:         observe,
+
+			SessionPolicy:     p.SessionPolicy,
+			SessionPolicyARNs: p.SessionPolicyARNs,
 		}
 	}
 	return chains, nil

@@ -25,6 +25,7 @@ import (
 	"github.com/rolechain/rolechain/webhook/certs"
 	"github.com/rolechain/rolechain/webhook/metrics"
 	"github.com/rolechain/rolechain/webhook/options"
+	"github.com/rolechain/rolechain/webhook/policy"
 	"github.com/rolechain/rolechain/webhook/server"
 )
 
@@ -122,6 +123,10 @@ func Setup(ctx context.Context, mgr manager.Manager, o *options.Options, m *metr
 	if _, err := mgr.GetCache().GetInformer(ctx, server.ServiceAccountMetadata()); err != nil {
 		return fmt.Errorf("watching ServiceAccounts: %w", err)
 	}
+	// Namespaces likewise, for their role policy (metadata only).
+	if _, err := mgr.GetCache().GetInformer(ctx, server.NamespaceMetadata()); err != nil {
+		return fmt.Errorf("watching Namespaces: %w", err)
+	}
 	h := &server.Handler{
 		Cache:              mgr.GetClient(),
 		API:                mgr.GetAPIReader(),
@@ -130,6 +135,7 @@ func Setup(ctx context.Context, mgr manager.Manager, o *options.Options, m *metr
 		Injector:           o.Injector(),
 		ExcludedNamespaces: o.ExcludedNamespaces,
 		Metrics:            m,
+		NamespacePolicy:    policy.Mode(o.NamespacePolicy),
 	}
 	mgr.GetWebhookServer().Register(server.Path, &webhook.Admission{Handler: h})
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {

@@ -145,7 +145,7 @@ func TestANamespacePolicyAdmitsAMatchingPodAndDeniesAnother(t *testing.T) {
 	}
 
 	err := k8s.Create(ctx, newPod(ns, map[string]string{annotations.RoleARN: target, annotations.WebIdentityRoleARN: irsa}))
-	wantErr := `admission webhook "pods.rolechain.dev" denied the request: namespaces[` + ns + `].metadata.annotations[rolechain.dev/allowed-role-arns]: Forbidden: ` +
+	wantErr := `admission webhook "pod.rolechain.dev" denied the request: namespaces[` + ns + `].metadata.annotations[rolechain.dev/allowed-role-arns]: Forbidden: ` +
 		`role arn:aws:iam::222222222222:role/target (hop 2 of 2 of profile "default") is not allowed in namespace "` + ns + `": ` +
 		`it matches none of the patterns in the namespace's rolechain.dev/allowed-role-arns annotation: arn:aws:iam::111111111111:role/irsa, arn:aws:iam::222222222222:role/team-a-*`
 	if err == nil || err.Error() != wantErr {
@@ -171,7 +171,7 @@ spec:
 	cmd := exec.Command(kubectl, "--kubeconfig", kubecfg, "apply", "-f", "-")
 	cmd.Stdin = strings.NewReader(manifest)
 	out, err := cmd.CombinedOutput()
-	wantOut := `Error from server (Forbidden): error when creating "STDIN": admission webhook "pods.rolechain.dev" denied the request: ` +
+	wantOut := `Error from server (Forbidden): error when creating "STDIN": admission webhook "pod.rolechain.dev" denied the request: ` +
 		`namespaces[` + ns + `].metadata.annotations[rolechain.dev/allowed-role-arns]: Forbidden: role arn:aws:iam::222222222222:role/team-b-reader (hop 1 of 1 of profile "default") ` +
 		`is not allowed in namespace "` + ns + `": it matches none of the patterns in the namespace's rolechain.dev/allowed-role-arns annotation: ` +
 		`arn:aws:iam::111111111111:role/irsa, arn:aws:iam::222222222222:role/team-a-*`
@@ -184,7 +184,7 @@ func TestRequiredModeDeniesANamespaceWithoutAPolicy(t *testing.T) {
 	startRequiredModeWebhook(t)
 	ns := newNamespace(t, "required", nil, map[string]string{requiredLabel: "required"})
 	err := k8s.Create(context.Background(), newPod(ns, map[string]string{annotations.RoleARN: target}))
-	want := `admission webhook "pods.rolechain.dev" denied the request: namespaces[` + ns + `].metadata.annotations[rolechain.dev/allowed-role-arns]: Required value: ` +
+	want := `admission webhook "pod.rolechain.dev" denied the request: namespaces[` + ns + `].metadata.annotations[rolechain.dev/allowed-role-arns]: Required value: ` +
 		`namespace "` + ns + `" has no rolechain.dev/allowed-role-arns annotation and this webhook runs with --namespace-policy=required: ` +
 		`its pods may assume no role until a cluster admin lists the role ARN patterns the namespace may use`
 	if err == nil || err.Error() != want {

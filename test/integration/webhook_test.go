@@ -363,7 +363,7 @@ func TestInvalidPodIsDeniedWithTheMessageKubectlShows(t *testing.T) {
 		annotations.RoleARN: target, annotations.WebIdentityRoleARN: irsa, annotations.SessionDuration: "2h",
 	})
 	err := k8s.Create(context.Background(), pod)
-	want := `admission webhook "pods.rolechain.dev" denied the request: metadata.annotations[rolechain.dev/session-duration]: Invalid value: "2h": must be at most 3600 seconds (1h) because profile "default" chains 2 roles: STS caps sessions reached by role chaining at 1 hour`
+	want := `admission webhook "pod.rolechain.dev" denied the request: metadata.annotations[rolechain.dev/session-duration]: Invalid value: "2h": must be at most 3600 seconds (1h) because profile "default" chains 2 roles: STS caps sessions reached by role chaining at 1 hour`
 	if err == nil || err.Error() != want {
 		t.Fatalf("create error:\n got: %v\nwant: %s", err, want)
 	}
@@ -391,7 +391,7 @@ spec:
 	if err == nil {
 		t.Fatalf("kubectl apply succeeded:\n%s", out)
 	}
-	wantOut := `Error from server (Forbidden): error when creating "STDIN": admission webhook "pods.rolechain.dev" denied the request: [metadata.annotations[rolechain.dev/role-arn]: Invalid value: "arn:aws:iam::222222222222:user/not-a-role": must be an IAM role ARN: arn:<aws|aws-cn|aws-us-gov>:iam::<12-digit account>:role/[<path>/]<name>, name of 1-64 characters of [A-Za-z0-9_+=,.@-], metadata.annotations[rolechain.dev/external-id]: Invalid value: "x": must be 2-1224 characters of [A-Za-z0-9_+=,.@:/-]]`
+	wantOut := `Error from server (Forbidden): error when creating "STDIN": admission webhook "pod.rolechain.dev" denied the request: [metadata.annotations[rolechain.dev/role-arn]: Invalid value: "arn:aws:iam::222222222222:user/not-a-role": must be an IAM role ARN: arn:<aws|aws-cn|aws-us-gov>:iam::<12-digit account>:role/[<path>/]<name>, name of 1-64 characters of [A-Za-z0-9_+=,.@-], metadata.annotations[rolechain.dev/external-id]: Invalid value: "x": must be 2-1224 characters of [A-Za-z0-9_+=,.@:/-]]`
 	if strings.TrimSpace(string(out)) != wantOut {
 		t.Fatalf("kubectl output:\n got: %s\nwant: %s", out, wantOut)
 	}

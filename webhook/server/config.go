@@ -9,9 +9,10 @@ import (
 )
 
 // WebhookName is the name of the pod webhook inside the configuration; the
-// API server quotes it in denials ("admission webhook \"pods.rolechain.dev\"
-// denied the request: …").
-const WebhookName = "pods.rolechain.dev"
+// API server quotes it in denials ("admission webhook \"pod.rolechain.dev\"
+// denied the request: …"). The chart names it the same (rolechain.webhookName),
+// so the messages the integration tests check are those users read.
+const WebhookName = "pod.rolechain.dev"
 
 // MatchCondition is the CEL expression that keeps the API server from
 // calling the webhook for pods that did not opt in. With it,

@@ -54,11 +54,17 @@ func NewCommand(run func(context.Context, *options.Options) error) *cobra.Comman
 		},
 	}
 	o.AddFlags(cmd.Flags())
+	addProfilingFlag(cmd.Flags())
 	logFlags := flag.NewFlagSet("log", flag.ContinueOnError)
 	zapOpts.BindFlags(logFlags)
 	cmd.Flags().AddGoFlagSet(logFlags)
 	return cmd
 }
+
+// pprofBindAddress is where /debug/pprof is served; empty (always, unless
+// built with -tags rolechain_pprof and given --pprof-bind-address) means
+// nowhere.
+var pprofBindAddress string
 
 // Run serves the webhook until ctx ends.
 func Run(ctx context.Context, o *options.Options) error {
@@ -70,6 +76,7 @@ func Run(ctx context.Context, o *options.Options) error {
 		Scheme:                 Scheme(),
 		Metrics:                metricsserver.Options{BindAddress: o.MetricsBindAddress},
 		HealthProbeBindAddress: o.HealthProbeBindAddress,
+		PprofBindAddress:       pprofBindAddress,
 		WebhookServer:          webhook.NewServer(webhook.Options{Port: o.Port, CertDir: o.CertDir}),
 	})
 	if err != nil {

@@ -6,7 +6,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -27,6 +26,7 @@ import (
 	"github.com/rolechain/rolechain/webhook/annotations"
 	"github.com/rolechain/rolechain/webhook/inject"
 	"github.com/rolechain/rolechain/webhook/metrics"
+	"github.com/rolechain/rolechain/webhook/patch"
 )
 
 // Path is where the webhook server serves the pod mutation.
@@ -61,18 +61,26 @@ var _ admission.Handler = &Handler{}
 // Handle implements admission.Handler. Only pod CREATE requests are
 // mutated; anything else is allowed unchanged.
 func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.Response {
+	return h.serve(ctx, req, nil)
+}
+
+// serve handles one request with its pod (nil: not decoded yet) and
+// records the metrics.
+func (h *Handler) serve(ctx context.Context, req admission.Request, pod *corev1.Pod) admission.Response {
 	now := h.Now
 	if now == nil {
 		now = time.Now
 	}
 	start := now()
-	resp, result := h.handle(ctx, req)
+	resp, result := h.handle(ctx, req, pod)
 	h.Metrics.Admissions.WithLabelValues(result).Inc()
 	h.Metrics.Latency.Observe(now().Sub(start).Seconds())
 	return resp
 }
 
-func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.Response, string) {
+// handle admits one request. pod is the request's object when the caller
+// decoded it already, else nil.
+func (h *Handler) handle(ctx context.Context, req admission.Request, pod *corev1.Pod) (admission.Response, string) {
 	log := logf.FromContext(ctx).WithValues("namespace", req.Namespace, "uid", req.UID)
 	if req.Operation != admissionv1.Create || req.Kind.Kind != "Pod" || req.SubResource != "" {
 		return admission.Allowed("rolechain only mutates pods at creation"), metrics.ResultSkipped
@@ -80,9 +88,11 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.
 	if slices.Contains(h.ExcludedNamespaces, req.Namespace) {
 		return admission.Allowed("namespace excluded from rolechain"), metrics.ResultSkipped
 	}
-	pod := &corev1.Pod{}
-	if err := h.Decoder.Decode(req, pod); err != nil {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the pod: %w", err)), metrics.ResultErrored
+	if pod == nil {
+		pod = &corev1.Pod{}
+		if err := h.Decoder.Decode(req, pod); err != nil {
+			return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the pod: %w", err)), metrics.ResultErrored
+		}
 	}
 	if !annotations.Requested(pod) {
 		return admission.Allowed("pod has no " + annotations.RoleARN + " annotation"), metrics.ResultSkipped
@@ -118,11 +128,14 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.
 	for _, c := range status.MountConflicts {
 		warnings = append(warnings, fmt.Sprintf("container %q already mounts a volume at %s; it gets no rolechain credentials", c, profile.OutputDir))
 	}
-	raw, err := json.Marshal(mutated)
+	// The patch says what the mutation changed, path by path, rather than
+	// diffing two serialized pods: cheaper, and it never touches fields of
+	// the request's pod that this build's types do not know.
+	ops, err := patch.Diff(pod, mutated)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err), metrics.ResultErrored
 	}
-	resp := admission.PatchResponseFromRaw(req.Object.Raw, raw).WithWarnings(warnings...)
+	resp := admission.Patched("", ops...).WithWarnings(warnings...)
 	h.Metrics.Injections.WithLabelValues(namespace).Inc()
 	log.V(1).Info("injected", "profiles", status.Profiles, "containers", status.Containers, "patches", len(resp.Patches))
 	return resp, metrics.ResultInjected

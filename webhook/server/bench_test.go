@@ -6,8 +6,6 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
-
 	"github.com/rolechain/rolechain/webhook/annotations"
 )
 
@@ -15,7 +13,7 @@ import (
 // it: AdmissionReview JSON in, decode, ServiceAccount lookup, parse,
 // mutate, JSON patch, AdmissionReview JSON out.
 func BenchmarkAdmission(b *testing.B) {
-	wh := &admission.Webhook{Handler: newHandler(nil, nil)}
+	wh := newHandler(nil, nil)
 	body := review(b, newPod(map[string]string{
 		annotations.RoleARN:            target,
 		annotations.WebIdentityRoleARN: irsa,

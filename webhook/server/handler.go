@@ -32,7 +32,9 @@ import (
 // Path is where the webhook server serves the pod mutation.
 const Path = "/mutate-v1-pod"
 
-// Handler mutates pods that opted in with rolechain.dev/role-arn.
+// Handler mutates pods that opted in with rolechain.dev/role-arn. It is
+// an http.Handler for the webhook server (ServeHTTP) and an
+// admission.Handler.
 type Handler struct {
 	// Cache reads ServiceAccounts from the manager's informer cache.
 	Cache client.Reader
@@ -59,7 +61,9 @@ type Handler struct {
 var _ admission.Handler = &Handler{}
 
 // Handle implements admission.Handler. Only pod CREATE requests are
-// mutated; anything else is allowed unchanged.
+// mutated; anything else is allowed unchanged. The webhook server serves
+// ServeHTTP, which decodes the pod with the review; Handle decodes it from
+// req.Object.
 func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.Response {
 	return h.serve(ctx, req, nil)
 }
@@ -79,7 +83,7 @@ func (h *Handler) serve(ctx context.Context, req admission.Request, pod *corev1.
 }
 
 // handle admits one request. pod is the request's object when the caller
-// decoded it already, else nil.
+// decoded it already (ServeHTTP; req.Object is then empty), else nil.
 func (h *Handler) handle(ctx context.Context, req admission.Request, pod *corev1.Pod) (admission.Response, string) {
 	log := logf.FromContext(ctx).WithValues("namespace", req.Namespace, "uid", req.UID)
 	if req.Operation != admissionv1.Create || req.Kind.Kind != "Pod" || req.SubResource != "" {

@@ -138,7 +138,9 @@ func Setup(ctx context.Context, mgr manager.Manager, o *options.Options, m *metr
 		ExcludedNamespaces: o.ExcludedNamespaces,
 		Metrics:            m,
 	}
-	mgr.GetWebhookServer().Register(server.Path, &webhook.Admission{Handler: h})
+	// The handler serves HTTP itself (see Handler.ServeHTTP); the server
+	// still wraps it in controller-runtime's request metrics.
+	mgr.GetWebhookServer().Register(server.Path, h)
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}

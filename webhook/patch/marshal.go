@@ -3,6 +3,7 @@ package patch
 import (
 	"bytes"
 	"encoding/json"
+	"sync"
 	"unicode/utf8"
 
 	"gomodules.xyz/jsonpatch/v2"
@@ -13,18 +14,23 @@ import (
 // value on its own, and encoding/json then re-scans each result to
 // compact it.
 func Marshal(ops []jsonpatch.Operation) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.Grow(256 * len(ops))
-	enc := json.NewEncoder(&buf)
+	buf := buffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 64<<10 {
+			buf.Reset()
+			buffers.Put(buf)
+		}
+	}()
+	enc := json.NewEncoder(buf)
 	buf.WriteByte('[')
 	for i, o := range ops {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
 		buf.WriteString(`{"op":`)
-		writeString(&buf, o.Operation)
+		writeString(buf, o.Operation)
 		buf.WriteString(`,"path":`)
-		writeString(&buf, o.Path)
+		writeString(buf, o.Path)
 		switch {
 		case o.Value != nil:
 			buf.WriteString(`,"value":`)
@@ -38,8 +44,12 @@ func Marshal(ops []jsonpatch.Operation) ([]byte, error) {
 		buf.WriteByte('}')
 	}
 	buf.WriteByte(']')
-	return buf.Bytes(), nil
+	return bytes.Clone(buf.Bytes()), nil
 }
+
+// buffers keep Marshal's working buffers between calls: a patch is a few
+// KiB, and growing a fresh buffer to that size was most of its garbage.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // writeString writes s as a JSON string: directly when it is printable
 // ASCII without quotes or backslashes (every path this package builds

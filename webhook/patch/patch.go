@@ -34,6 +34,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"gomodules.xyz/jsonpatch/v2"
 )
@@ -48,7 +49,7 @@ func Diff(from, to any) ([]jsonpatch.Operation, error) {
 		return nil, fmt.Errorf("patch.Diff(%T, %T): want two non-nil pointers to the same struct type", from, to)
 	}
 	d := &differ{path: make([]byte, 0, 128)}
-	d.value(a.Elem(), b.Elem(), false)
+	d.value(metaOf(a.Type().Elem()), a.Elem(), b.Elem(), false)
 	return d.ops, nil
 }
 
@@ -106,8 +107,7 @@ func (d *differ) pop(n int) { d.path = d.path[:n] }
 // value diffs two values of the same type found at the current path, both
 // present in their documents. elem says whether the path is an array
 // element.
-func (d *differ) value(a, b reflect.Value, elem bool) {
-	m := metaOf(a.Type())
+func (d *differ) value(m *typeMeta, a, b reflect.Value, elem bool) {
 	if m.leaf {
 		if !leafEqual(a, b) {
 			d.set(b, elem)
@@ -121,14 +121,14 @@ func (d *differ) value(a, b reflect.Value, elem bool) {
 		case a.IsNil() || b.IsNil():
 			d.set(b, elem)
 		default:
-			d.value(a.Elem(), b.Elem(), elem)
+			d.value(m.elemMeta(a.Type()), a.Elem(), b.Elem(), elem)
 		}
 	case reflect.Struct:
-		d.structFields(a, b, elem)
+		d.structFields(m, a, b, elem)
 	case reflect.Map:
-		d.mapEntries(a, b, elem)
+		d.mapEntries(m, a, b, elem)
 	case reflect.Slice:
-		d.list(a, b, elem)
+		d.list(m, a, b, elem)
 	default:
 		// Interfaces, arrays: compared whole.
 		if !reflect.DeepEqual(a.Interface(), b.Interface()) {
@@ -137,8 +137,7 @@ func (d *differ) value(a, b reflect.Value, elem bool) {
 	}
 }
 
-func (d *differ) structFields(a, b reflect.Value, elem bool) {
-	info := metaOf(a.Type())
+func (d *differ) structFields(info *typeMeta, a, b reflect.Value, elem bool) {
 	if info.opaque {
 		// A shape this package does not take apart (see fieldsOf): the
 		// whole object at once.
@@ -157,7 +156,7 @@ func (d *differ) structFields(a, b reflect.Value, elem bool) {
 		n := d.push(f.name)
 		switch {
 		case pa && pb:
-			d.value(fa, fb, false)
+			d.value(info.fieldMeta(a.Type(), i), fa, fb, false)
 		case pa:
 			d.emit("remove", reflect.Value{})
 		default:
@@ -167,7 +166,7 @@ func (d *differ) structFields(a, b reflect.Value, elem bool) {
 	}
 }
 
-func (d *differ) mapEntries(a, b reflect.Value, elem bool) {
+func (d *differ) mapEntries(m *typeMeta, a, b reflect.Value, elem bool) {
 	if a.IsNil() != b.IsNil() || a.Type().Key().Kind() != reflect.String {
 		// null against {} (a member without omitempty), or keys this
 		// package does not spell: the whole map.
@@ -197,7 +196,7 @@ func (d *differ) mapEntries(a, b reflect.Value, elem bool) {
 		va, vb := a.MapIndex(k), b.MapIndex(k)
 		n := d.push(k.String())
 		if va.IsValid() {
-			d.value(va, vb, false)
+			d.value(m.elemMeta(a.Type()), va, vb, false)
 		} else {
 			d.emit("add", vb)
 		}
@@ -211,7 +210,7 @@ func sortedKeys(m reflect.Value) []reflect.Value {
 	return keys
 }
 
-func (d *differ) list(a, b reflect.Value, elem bool) {
+func (d *differ) list(m *typeMeta, a, b reflect.Value, elem bool) {
 	if a.IsNil() != b.IsNil() {
 		// null against [] (a member without omitempty).
 		d.set(b, elem)
@@ -225,16 +224,18 @@ func (d *differ) list(a, b reflect.Value, elem bool) {
 		d.set(b, elem)
 		return
 	}
-	if key := metaOf(a.Type().Elem()).key; key != nil && d.keyed(a, b, key) {
+	em := m.elemMeta(a.Type())
+	if em.key != nil && d.keyed(em, a, b) {
 		return
 	}
-	d.positional(a, b)
+	d.positional(em, a, b)
 }
 
 // keyed diffs two lists whose elements carry a unique name, matching them
 // by name. It reports false, and emits nothing, when names repeat or the
 // names both lists hold appear in a different order.
-func (d *differ) keyed(a, b reflect.Value, key []int) bool {
+func (d *differ) keyed(em *typeMeta, a, b reflect.Value) bool {
+	key := em.key
 	la, lb := a.Len(), b.Len()
 	names := func(l reflect.Value) ([]string, bool) {
 		out := make([]string, l.Len())
@@ -287,7 +288,7 @@ func (d *differ) keyed(a, b reflect.Value, key []int) bool {
 	for j := range lb {
 		n := d.pushIndex(j)
 		if next < len(ia) && ka[ia[next]] == kb[j] {
-			d.value(a.Index(ia[next]), b.Index(j), true)
+			d.value(em, a.Index(ia[next]), b.Index(j), true)
 			next++
 		} else {
 			d.emit("add", b.Index(j))
@@ -300,7 +301,7 @@ func (d *differ) keyed(a, b reflect.Value, key []int) bool {
 // positional diffs two lists element by element after their common
 // prefix and suffix: the pairs in between are diffed in place, then a's
 // surplus is removed or b's surplus inserted.
-func (d *differ) positional(a, b reflect.Value) {
+func (d *differ) positional(em *typeMeta, a, b reflect.Value) {
 	la, lb := a.Len(), b.Len()
 	p := 0
 	for p < la && p < lb && deepEqual(a.Index(p), b.Index(p)) {
@@ -314,7 +315,7 @@ func (d *differ) positional(a, b reflect.Value) {
 	m := min(ma, mb)
 	for k := range m {
 		n := d.pushIndex(p + k)
-		d.value(a.Index(p+k), b.Index(p+k), true)
+		d.value(em, a.Index(p+k), b.Index(p+k), true)
 		d.pop(n)
 	}
 	for k := ma - 1; k >= m; k-- {
@@ -465,6 +466,29 @@ type typeMeta struct {
 	// the struct a pointer points to), which identifies list elements;
 	// nil if it has none.
 	key []int
+	// elem and fieldMetas remember, once looked up, the metadata of the
+	// element type (pointer, slice, map) and of each field's type: the
+	// walk then looks nothing up.
+	elem       atomic.Pointer[typeMeta]
+	fieldMetas []atomic.Pointer[typeMeta]
+}
+
+func (m *typeMeta) elemMeta(t reflect.Type) *typeMeta {
+	if e := m.elem.Load(); e != nil {
+		return e
+	}
+	e := metaOf(t.Elem())
+	m.elem.Store(e)
+	return e
+}
+
+func (m *typeMeta) fieldMeta(t reflect.Type, i int) *typeMeta {
+	if f := m.fieldMetas[i].Load(); f != nil {
+		return f
+	}
+	f := metaOf(t.FieldByIndex(m.fields[i].index).Type)
+	m.fieldMetas[i].Store(f)
+	return f
 }
 
 var metas sync.Map // reflect.Type → *typeMeta
@@ -485,6 +509,7 @@ func metaOf(t reflect.Type) *typeMeta {
 			}
 			seen[f.name] = true
 		}
+		m.fieldMetas = make([]atomic.Pointer[typeMeta], len(m.fields))
 		if !m.opaque {
 			for _, f := range m.fields {
 				if f.name == "name" && t.FieldByIndex(f.index).Type.Kind() == reflect.String {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"testing"
 
 	"github.com/rolechain/rolechain/webhook/annotations"
@@ -26,6 +27,27 @@ func BenchmarkAdmission(b *testing.B) {
 		req := httptest.NewRequest(http.MethodPost, Path, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		wh.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || !bytes.Contains(rec.Body.Bytes(), []byte(`"patch"`)) {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body.String())
+		}
+	}
+}
+
+// BenchmarkDeploymentPodReview serves the AdmissionReview kube-apiserver
+// 1.33 sent for a Deployment's pod (captured by test/bench/admission:
+// defaulted, with the ServiceAccount token volume and managedFields).
+func BenchmarkDeploymentPodReview(b *testing.B) {
+	h := newHandler(nil, nil)
+	body, err := os.ReadFile("testdata/deployment-pod.review.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, Path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK || !bytes.Contains(rec.Body.Bytes(), []byte(`"patch"`)) {
 			b.Fatalf("status %d: %s", rec.Code, rec.Body.String())
 		}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -85,7 +86,13 @@ func (h *Handler) serve(ctx context.Context, req admission.Request, pod *corev1.
 // handle admits one request. pod is the request's object when the caller
 // decoded it already (ServeHTTP; req.Object is then empty), else nil.
 func (h *Handler) handle(ctx context.Context, req admission.Request, pod *corev1.Pod) (admission.Response, string) {
-	log := logf.FromContext(ctx).WithValues("namespace", req.Namespace, "uid", req.UID)
+	// The request's logger is built only for a line that is written:
+	// WithValues costs as much as a step of the admission.
+	base, err := logr.FromContext(ctx)
+	if err != nil {
+		base = logf.Log
+	}
+	log := func(l logr.Logger) logr.Logger { return l.WithValues("namespace", req.Namespace, "uid", req.UID) }
 	if req.Operation != admissionv1.Create || req.Kind.Kind != "Pod" || req.SubResource != "" {
 		return admission.Allowed("rolechain only mutates pods at creation"), metrics.ResultSkipped
 	}
@@ -109,7 +116,7 @@ func (h *Handler) handle(ctx context.Context, req admission.Request, pod *corev1
 
 	sa, err := h.serviceAccount(ctx, namespace, pod.Spec.ServiceAccountName)
 	if err != nil {
-		log.Error(err, "reading the pod's ServiceAccount")
+		log(base).Error(err, "reading the pod's ServiceAccount")
 		return admission.Errored(http.StatusInternalServerError, err), metrics.ResultErrored
 	}
 
@@ -118,7 +125,9 @@ func (h *Handler) handle(ctx context.Context, req admission.Request, pod *corev1
 		for _, reason := range denialReasons(errs) {
 			h.Metrics.Denials.WithLabelValues(reason).Inc()
 		}
-		log.V(1).Info("denied", "errors", len(errs))
+		if v := base.V(1); v.Enabled() {
+			log(v).Info("denied", "errors", len(errs))
+		}
 		return admission.Denied(errs.ToAggregate().Error()).WithWarnings(warnings...), metrics.ResultDenied
 	}
 
@@ -141,7 +150,9 @@ func (h *Handler) handle(ctx context.Context, req admission.Request, pod *corev1
 	}
 	resp := admission.Patched("", ops...).WithWarnings(warnings...)
 	h.Metrics.Injections.WithLabelValues(namespace).Inc()
-	log.V(1).Info("injected", "profiles", status.Profiles, "containers", status.Containers, "patches", len(resp.Patches))
+	if v := base.V(1); v.Enabled() {
+		log(v).Info("injected", "profiles", status.Profiles, "containers", status.Containers, "patches", len(resp.Patches))
+	}
 	return resp, metrics.ResultInjected
 }
 

@@ -320,12 +320,15 @@ func TestBadRequestsAreAnsweredWithTheirHTTPCode(t *testing.T) {
 		contentType string
 		code        int32
 		msg         string
+		noLength    bool // sent chunked, without Content-Length
 	}{
-		"empty body":        {nil, "application/json", http.StatusBadRequest, "request body is empty"},
-		"wrong type":        {good, "text/plain", http.StatusBadRequest, "expected application/json"},
-		"not JSON":          {[]byte("{"), "application/json", http.StatusBadRequest, "decoding the AdmissionReview"},
-		"no request":        {[]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), "application/json", http.StatusBadRequest, "no request"},
-		"larger than 7 MiB": {bytes.Repeat([]byte(" "), 7<<20+1), "application/json", http.StatusRequestEntityTooLarge, "too large"},
+		"empty body":                 {nil, "application/json", http.StatusBadRequest, "request body is empty", false},
+		"wrong type":                 {good, "text/plain", http.StatusBadRequest, "expected application/json", false},
+		"not JSON":                   {[]byte("{"), "application/json", http.StatusBadRequest, "decoding the AdmissionReview", false},
+		"no request":                 {[]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), "application/json", http.StatusBadRequest, "no request", false},
+		"larger than 7 MiB":          {bytes.Repeat([]byte(" "), 7<<20+1), "application/json", http.StatusRequestEntityTooLarge, "too large", false},
+		"larger than 7 MiB, chunked": {bytes.Repeat([]byte(" "), 7<<20+1), "application/json", http.StatusRequestEntityTooLarge, "too large", true},
+		"shorter than its length":    {good[:100], "application/json", http.StatusBadRequest, "unexpected EOF", false},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -336,6 +339,12 @@ func TestBadRequestsAreAnsweredWithTheirHTTPCode(t *testing.T) {
 			}
 			req := httptest.NewRequest(http.MethodPost, Path, body)
 			req.Header.Set("Content-Type", c.contentType)
+			if c.noLength {
+				req.ContentLength = -1
+			}
+			if name == "shorter than its length" {
+				req.ContentLength = int64(len(good))
+			}
 			newHandler(nil, nil).ServeHTTP(rec, req)
 			var out admissionv1.AdmissionReview
 			if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Response == nil {

@@ -83,6 +83,7 @@ type result struct {
 	genCPU         float64 // this process's CPU seconds over the window
 	lat            []time.Duration
 	rssMax, rssAvg int64 // KiB
+	anonMax        int64 // KiB, RssAnon
 	rate           int
 }
 
@@ -104,10 +105,10 @@ func (r result) pct(p float64) time.Duration {
 }
 
 func (r result) line() string {
-	return fmt.Sprintf("rep %d %-6s %-10s %6d ok %4d err %7.0f/s  CPU %4.0f µs/adm  p50 %7s p99 %7s p99.9 %7s max %7s  RSS max %5.1f MiB avg %5.1f  load generator %3.0f µs/req",
+	return fmt.Sprintf("rep %d %-6s %-10s %6d ok %4d err %7.0f/s  CPU %4.0f µs/adm  p50 %7s p99 %7s p99.9 %7s max %7s  RSS max %5.1f MiB avg %5.1f anon max %5.1f  load generator %3.0f µs/req",
 		r.rep, r.phase, r.target, r.ok, r.errors, r.throughput(), us(r.perAdmission()),
 		ms(r.pct(50)), ms(r.pct(99)), ms(r.pct(99.9)), ms(r.pct(100)),
-		float64(r.rssMax)/1024, float64(r.rssAvg)/1024, r.genCPU/float64(max(r.ok, 1))*1e6)
+		float64(r.rssMax)/1024, float64(r.rssAvg)/1024, float64(r.anonMax)/1024, r.genCPU/float64(max(r.ok, 1))*1e6)
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
@@ -267,7 +268,7 @@ func measure(ctx context.Context, t *target, ph phase, body []byte, cfg config) 
 	}
 	res.cpu = cpu1 - cpu0
 	res.genCPU = selfCPU() - gen0
-	res.rssMax, res.rssAvg = rss()
+	res.rssMax, res.rssAvg, res.anonMax = rss()
 	for _, w := range ws {
 		res.lat = append(res.lat, w.lat...)
 		res.errors += w.errors
@@ -286,33 +287,34 @@ func errorsJoin(errs ...error) error {
 	return nil
 }
 
-// sampleRSS samples the target's VmRSS every 100 ms from `from` on, until
-// the returned function is called; that function returns max and average.
-func sampleRSS(pid int, from time.Time) func() (maxKiB, avgKiB int64) {
+// sampleRSS samples the target's memory every 100 ms from `from` on,
+// until the returned function is called; that function returns the
+// largest and the average VmRSS, and the largest RssAnon.
+func sampleRSS(pid int, from time.Time) func() (maxKiB, avgKiB, anonMaxKiB int64) {
 	stop := make(chan struct{})
-	done := make(chan [2]int64)
+	done := make(chan [3]int64)
 	go func() {
-		var peak, sum, n int64
+		var peak, anonPeak, sum, n int64
 		time.Sleep(time.Until(from))
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			v := rssKiB(pid)
-			peak = max(peak, v)
+			v, anon := memKiB(pid)
+			peak, anonPeak = max(peak, v), max(anonPeak, anon)
 			sum += v
 			n++
 			select {
 			case <-stop:
-				done <- [2]int64{peak, sum / max(n, 1)}
+				done <- [3]int64{peak, sum / max(n, 1), anonPeak}
 				return
 			case <-tick.C:
 			}
 		}
 	}()
-	return func() (int64, int64) {
+	return func() (int64, int64, int64) {
 		close(stop)
 		r := <-done
-		return r[0], r[1]
+		return r[0], r[1], r[2]
 	}
 }
 
@@ -328,7 +330,7 @@ func selfCPU() float64 {
 // and the range.
 func printSummary(out io.Writer, results []result, targets []*target, phases []phase) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\ttarget\tCPU µs/admission\tthroughput /s\tp50 ms\tp99 ms\tRSS max MiB\terrors\t")
+	fmt.Fprintln(tw, "phase\ttarget\tCPU µs/admission\tthroughput /s\tp50 ms\tp99 ms\tRSS max MiB\tof it anonymous\terrors\t")
 	for _, ph := range phases {
 		for _, t := range targets {
 			var rs []result
@@ -344,12 +346,13 @@ func printSummary(out io.Writer, results []result, targets []*target, phases []p
 			for _, r := range rs {
 				errs += r.errors
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", ph.name, t.name,
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", ph.name, t.name,
 				spread(rs, func(r result) float64 { return us(r.perAdmission()) }, 0),
 				spread(rs, result.throughput, 0),
 				spread(rs, func(r result) float64 { return float64(r.pct(50)) / 1e6 }, 2),
 				spread(rs, func(r result) float64 { return float64(r.pct(99)) / 1e6 }, 2),
 				spread(rs, func(r result) float64 { return float64(r.rssMax) / 1024 }, 1),
+				spread(rs, func(r result) float64 { return float64(r.anonMax) / 1024 }, 1),
 				errs)
 		}
 	}

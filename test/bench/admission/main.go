@@ -52,7 +52,7 @@ func main() {
 		openConns = flag.Int("open-conns", 64, "connections the open-loop phases may use (kube-apiserver keeps 25 idle per host and opens more when busy)")
 		http2     = flag.Bool("http2", false, "send over one HTTP/2 connection instead of HTTP/1.1 connections (kube-apiserver uses HTTP/2 only for URL webhooks on loopback)")
 		workDir   = flag.String("work-dir", ".cache/bench/admission", "certificates, kubeconfig, logs, binaries and profiles")
-		profile   = flag.Duration("profile", 0, "if > 0, build rolechain with -tags rolechain_pprof and record a CPU profile of this length under c16 load into the work dir (an extra, unmeasured phase)")
+		profile   = flag.Duration("profile", 0, "if > 0, build rolechain with -tags rolechain_pprof and record a CPU profile of each rolechain target (other builds given with -target need that tag too) of this length under c16 load into the work dir (an extra, unmeasured phase)")
 		saveBody  = flag.Bool("save-review", false, "write the captured AdmissionReview to the work dir")
 	)
 	flag.Var(&targets, "target", "name=kind:binary; kind is rolechain or eks; an empty binary for rolechain builds ./cmd/webhook (default: rolechain=rolechain:)")
@@ -65,8 +65,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	// Output piped into a reader that goes away (| head) must not kill
+	// the bench before it stops kube-apiserver, etcd and the webhooks.
+	signal.Ignore(syscall.SIGPIPE)
 	cfg := config{
 		duration: *seconds, warmup: *warmup, reps: *reps, phases: phases, openConns: *openConns,
 		http2: *http2, profile: *profile, saveReview: *saveBody,
@@ -145,7 +148,8 @@ func run(ctx context.Context, cfg config, targetSpecs []string) error {
 		if err := t.check(ctx, review.body); err != nil {
 			return err
 		}
-		fmt.Printf("target %-10s %s, pid %d, idle RSS %.1f MiB, patch of %d operations\n", t.name, t.binary, t.pid(), float64(rssKiB(t.pid()))/1024, t.patchOps)
+		rss, anon := memKiB(t.pid())
+		fmt.Printf("target %-10s %s, pid %d, idle RSS %.1f MiB (anonymous %.1f), patch of %d operations\n", t.name, t.binary, t.pid(), float64(rss)/1024, float64(anon)/1024, t.patchOps)
 	}
 
 	if cfg.profile > 0 {

@@ -111,7 +111,9 @@ func startTarget(ctx context.Context, s targetSpec, c *cluster, cfg config) (*ta
 			"--sidecar-image", "registry.example.com/rolechain/sidecar:bench",
 			"--default-region", region, "--excluded-namespaces", "kube-system",
 		}
-		if cfg.profile > 0 && s.binary == filepath.Join(cfg.workDir, "rolechain-webhook") {
+		if cfg.profile > 0 {
+			// Other builds given with -target must have the flag too
+			// (-tags rolechain_pprof).
 			pp, err := freePort()
 			if err != nil {
 				return nil, err
@@ -142,6 +144,8 @@ func startTarget(ctx context.Context, s targetSpec, c *cluster, cfg config) (*ta
 	t.cmd = exec.Command(s.binary, args...)
 	t.cmd.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig)
 	t.cmd.Stdout, t.cmd.Stderr = logFile, logFile
+	// Should the bench die without stopping it, so does the webhook.
+	t.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := t.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", s.name, err)
 	}
@@ -238,7 +242,7 @@ func send(ctx context.Context, client *http.Client, url string, body []byte) ([]
 }
 
 // cpuProfile records a CPU profile from the webhook's /debug/pprof while a
-// closed loop of 16 connections runs.
+// closed loop of 16 connections runs, then a heap profile (<name>.heap.pprof).
 func (t *target) cpuProfile(ctx context.Context, body []byte, cfg config) (string, error) {
 	path := filepath.Join(cfg.workDir, t.name+".cpu.pprof")
 	done := make(chan error, 1)
@@ -264,7 +268,21 @@ func (t *target) cpuProfile(ctx context.Context, body []byte, cfg config) (strin
 	if _, err := measure(ctx, t, ph, body, pcfg); err != nil {
 		return "", err
 	}
-	return path, <-done
+	if err := <-done; err != nil {
+		return "", err
+	}
+	// And what the heap holds right after the load.
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/heap", t.pprofAddr))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	heap, err := os.Create(filepath.Join(cfg.workDir, t.name+".heap.pprof"))
+	if err != nil {
+		return "", err
+	}
+	_, err = io.Copy(heap, resp.Body)
+	return path, errors.Join(err, heap.Close())
 }
 
 // cpuSeconds is the process's user+system CPU time so far, over all its
@@ -289,19 +307,30 @@ func cpuSeconds(pid int) (float64, error) {
 // clockTicks is USER_HZ, 100 on every Linux architecture Go supports.
 const clockTicks = 100
 
-// rssKiB is the process's resident set (VmRSS), in KiB.
-func rssKiB(pid int) int64 {
+// memKiB returns the process's resident set (VmRSS) and its anonymous
+// part (RssAnon: heap, stacks; the rest is mapped files, mostly the
+// binary's own pages), in KiB.
+func memKiB(pid int) (rss, anon int64) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0
+		return 0, 0
+	}
+	field := func(line, name string) (int64, bool) {
+		v, ok := strings.CutPrefix(line, name+":")
+		if !ok {
+			return 0, false
+		}
+		n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		return n, true
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return n
+		if n, ok := field(line, "VmRSS"); ok {
+			rss = n
+		} else if n, ok := field(line, "RssAnon"); ok {
+			anon = n
 		}
 	}
-	return 0
+	return rss, anon
 }
 
 func numCPU() int { return runtime.NumCPU() }

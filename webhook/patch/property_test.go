@@ -269,9 +269,9 @@ func FuzzDiff(f *testing.F) {
 
 // TestDiffOfRandomPods runs many more seeds than FuzzDiff's corpus.
 func TestDiffOfRandomPods(t *testing.T) {
-	n := int64(1500)
+	n := int64(300)
 	if testing.Short() {
-		n = 200
+		n = 50
 	}
 	for seed := range n {
 		fill := filler(seed)

@@ -20,8 +20,15 @@
 // figures and fails only when a webhook cannot be started or does not
 // mutate the pod.
 //
-//	KUBEBUILDER_ASSETS=$PWD/bin/k8s go run ./test/bench/admission
-//	  -target before=rolechain:/path/to/old/rolechain-webhook
+// kube-apiserver calls a webhook behind a Service over HTTP/1.1 only
+// (k8s.io/apiserver/pkg/util/webhook, kubernetes#75791) and keeps 25 idle
+// connections per host; HTTP/2 only for a URL webhook on loopback (-http2
+// measures that case). The null target (./nullwebhook) is the floor: TLS
+// and HTTP on the same Go stack, without any webhook logic.
+//
+//	KUBEBUILDER_ASSETS=$PWD/bin/k8s go run ./test/bench/admission \
+//	  -target rolechain=rolechain: -target null=null: \
+//	  -target before=rolechain:/path/to/old/rolechain-webhook \
 //	  -target eks=eks:/path/to/amazon-eks-pod-identity-webhook
 package main
 
@@ -52,10 +59,13 @@ func main() {
 		openConns = flag.Int("open-conns", 64, "connections the open-loop phases may use (kube-apiserver keeps 25 idle per host and opens more when busy)")
 		http2     = flag.Bool("http2", false, "send over one HTTP/2 connection instead of HTTP/1.1 connections (kube-apiserver uses HTTP/2 only for URL webhooks on loopback)")
 		workDir   = flag.String("work-dir", ".cache/bench/admission", "certificates, kubeconfig, logs, binaries and profiles")
-		profile   = flag.Duration("profile", 0, "if > 0, build rolechain with -tags rolechain_pprof and record a CPU profile of each rolechain target (other builds given with -target need that tag too) of this length under c16 load into the work dir (an extra, unmeasured phase)")
+		profile   = flag.Duration("profile", 0, "if > 0, build rolechain with -tags rolechain_pprof and record a CPU profile of each rolechain target (other builds given with -target need that tag too) of this length, under the load of -profile-phase, into the work dir (an extra, unmeasured phase)")
+		profPhase = flag.String("profile-phase", "c16", "the load under which -profile records")
 		saveBody  = flag.Bool("save-review", false, "write the captured AdmissionReview to the work dir")
 	)
-	flag.Var(&targets, "target", "name=kind:binary; kind is rolechain or eks; an empty binary for rolechain builds ./cmd/webhook (default: rolechain=rolechain:)")
+	var envs targetFlags
+	flag.Var(&targets, "target", "name=kind:binary; kind is rolechain, eks or null (TLS and HTTP only: the floor); an empty binary for rolechain builds ./cmd/webhook, for null ./test/bench/admission/nullwebhook (default: rolechain=rolechain:)")
+	flag.Var(&envs, "env", "name=KEY=VALUE: an environment variable for target name only (e.g. after=GOMAXPROCS=1); repeatable")
 	flag.Parse()
 	if len(targets) == 0 {
 		targets = targetFlags{"rolechain=rolechain:"}
@@ -65,6 +75,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
+	profilePhase, err := parseScenarios(*profPhase)
+	if err != nil || len(profilePhase) != 1 {
+		fmt.Fprintln(os.Stderr, "-profile-phase: want one cN or rN")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	// Output piped into a reader that goes away (| head) must not kill
@@ -72,11 +87,20 @@ func main() {
 	signal.Ignore(syscall.SIGPIPE)
 	cfg := config{
 		duration: *seconds, warmup: *warmup, reps: *reps, phases: phases, openConns: *openConns,
-		http2: *http2, profile: *profile, saveReview: *saveBody,
+		http2: *http2, profile: *profile, profilePhase: profilePhase[0], saveReview: *saveBody,
 	}
 	if cfg.workDir, err = filepath.Abs(*workDir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
+	}
+	cfg.env = map[string][]string{}
+	for _, e := range envs {
+		name, kv, ok := strings.Cut(e, "=")
+		if !ok || !strings.Contains(kv, "=") {
+			fmt.Fprintf(os.Stderr, "-env %q: want name=KEY=VALUE\n", e)
+			os.Exit(2)
+		}
+		cfg.env[name] = append(cfg.env[name], kv)
 	}
 	if err := run(ctx, cfg, targets); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -92,7 +116,9 @@ type config struct {
 	http2            bool
 	workDir          string
 	profile          time.Duration
+	profilePhase     phase
 	saveReview       bool
+	env              map[string][]string // per target name
 }
 
 func run(ctx context.Context, cfg config, targetSpecs []string) error {
@@ -108,12 +134,15 @@ func run(ctx context.Context, cfg config, targetSpecs []string) error {
 		specs = append(specs, t)
 	}
 	for i := range specs {
-		if specs[i].kind == kindRolechain && specs[i].binary == "" {
-			bin, err := buildRolechain(ctx, cfg.workDir, cfg.profile > 0)
-			if err != nil {
-				return err
-			}
-			specs[i].binary = bin
+		var err error
+		switch {
+		case specs[i].kind == kindRolechain && specs[i].binary == "":
+			specs[i].binary, err = buildRolechain(ctx, cfg.workDir, cfg.profile > 0)
+		case specs[i].kind == kindNull && specs[i].binary == "":
+			specs[i].binary, err = build(ctx, filepath.Join(cfg.workDir, "nullwebhook"), "./test/bench/admission/nullwebhook")
+		}
+		if err != nil {
+			return err
 		}
 	}
 
@@ -149,7 +178,7 @@ func run(ctx context.Context, cfg config, targetSpecs []string) error {
 			return err
 		}
 		rss, anon := memKiB(t.pid())
-		fmt.Printf("target %-10s %s, pid %d, idle RSS %.1f MiB (anonymous %.1f), patch of %d operations\n", t.name, t.binary, t.pid(), float64(rss)/1024, float64(anon)/1024, t.patchOps)
+		fmt.Printf("target %-10s %s %s, pid %d, idle RSS %.1f MiB (anonymous %.1f), patch of %d operations\n", t.name, strings.Join(cfg.env[t.name], " "), t.binary, t.pid(), float64(rss)/1024, float64(anon)/1024, t.patchOps)
 	}
 
 	if cfg.profile > 0 {
@@ -161,7 +190,7 @@ func run(ctx context.Context, cfg config, targetSpecs []string) error {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("CPU profile of %s under c16 load: %s (go tool pprof -top %s)\n", t.name, path, path)
+			fmt.Printf("CPU profile of %s under %s load: %s (go tool pprof -top %s)\n", t.name, cfg.profilePhase.name, path, path)
 		}
 	}
 

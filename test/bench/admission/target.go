@@ -24,6 +24,9 @@ import (
 const (
 	kindRolechain = "rolechain"
 	kindEKS       = "eks"
+	// kindNull is ./nullwebhook: TLS and HTTP with no webhook logic, the
+	// floor the others are measured against.
+	kindNull = "null"
 )
 
 type targetSpec struct {
@@ -34,8 +37,8 @@ type targetSpec struct {
 func parseTarget(s string) (targetSpec, error) {
 	name, rest, ok := strings.Cut(s, "=")
 	kind, binary, ok2 := strings.Cut(rest, ":")
-	if !ok || !ok2 || name == "" || (kind != kindRolechain && kind != kindEKS) || (kind == kindEKS && binary == "") {
-		return targetSpec{}, fmt.Errorf("-target %q: want name=rolechain:[binary] or name=eks:binary", s)
+	if !ok || !ok2 || name == "" || (kind != kindRolechain && kind != kindEKS && kind != kindNull) || (kind == kindEKS && binary == "") {
+		return targetSpec{}, fmt.Errorf("-target %q: want name=rolechain:[binary], name=eks:binary or name=null:", s)
 	}
 	if binary != "" {
 		abs, err := filepath.Abs(binary)
@@ -50,16 +53,20 @@ func parseTarget(s string) (targetSpec, error) {
 // buildRolechain builds ./cmd/webhook as the image does (static, trimmed),
 // with the benchmark-only pprof flag when a profile is wanted.
 func buildRolechain(ctx context.Context, workDir string, pprof bool) (string, error) {
-	out := filepath.Join(workDir, "rolechain-webhook")
-	args := []string{"build", "-trimpath", "-o", out}
+	var tags []string
 	if pprof {
-		args = append(args, "-tags", "rolechain_pprof")
+		tags = []string{"-tags", "rolechain_pprof"}
 	}
-	cmd := exec.CommandContext(ctx, "go", append(args, "./cmd/webhook")...)
+	return build(ctx, filepath.Join(workDir, "rolechain-webhook"), "./cmd/webhook", tags...)
+}
+
+func build(ctx context.Context, out, pkg string, flags ...string) (string, error) {
+	args := append([]string{"build", "-trimpath", "-o", out}, flags...)
+	cmd := exec.CommandContext(ctx, "go", append(args, pkg)...)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("building cmd/webhook: %w", err)
+		return "", fmt.Errorf("building %s: %w", pkg, err)
 	}
 	return out, nil
 }
@@ -121,6 +128,9 @@ func startTarget(ctx context.Context, s targetSpec, c *cluster, cfg config) (*ta
 			t.pprofAddr = fmt.Sprintf("127.0.0.1:%d", pp)
 			args = append(args, "--pprof-bind-address", t.pprofAddr)
 		}
+	case kindNull:
+		t.url = fmt.Sprintf("https://127.0.0.1:%d/?timeout=10s", port)
+		args = []string{"--port", strconv.Itoa(port), "--tls-cert", certPath, "--tls-key", keyPath}
 	case kindEKS:
 		// As EKS runs it: region and regional STS endpoint set.
 		mp, err := freePort()
@@ -142,7 +152,7 @@ func startTarget(ctx context.Context, s targetSpec, c *cluster, cfg config) (*ta
 	}
 	defer logFile.Close()
 	t.cmd = exec.Command(s.binary, args...)
-	t.cmd.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig)
+	t.cmd.Env = append(append(os.Environ(), "KUBECONFIG="+c.kubeconfig), cfg.env[s.name]...)
 	t.cmd.Stdout, t.cmd.Stderr = logFile, logFile
 	// Should the bench die without stopping it, so does the webhook.
 	t.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -201,6 +211,8 @@ func (t *target) check(ctx context.Context, body []byte) error {
 		var ar admissionv1.AdmissionReview
 		if err := json.Unmarshal(resp, &ar); err != nil || ar.Response == nil {
 			last = fmt.Sprintf("not an AdmissionReview: %.300s", resp)
+		} else if t.kind == kindNull && ar.Response.Allowed {
+			return nil
 		} else if !ar.Response.Allowed || len(ar.Response.Patch) == 0 {
 			last = fmt.Sprintf("no patch: %.500s", resp)
 		} else {
@@ -241,8 +253,8 @@ func send(ctx context.Context, client *http.Client, url string, body []byte) ([]
 	return b, nil
 }
 
-// cpuProfile records a CPU profile from the webhook's /debug/pprof while a
-// closed loop of 16 connections runs, then a heap profile (<name>.heap.pprof).
+// cpuProfile records a CPU profile from the webhook's /debug/pprof under
+// the load of cfg.profilePhase, then a heap profile (<name>.heap.pprof).
 func (t *target) cpuProfile(ctx context.Context, body []byte, cfg config) (string, error) {
 	path := filepath.Join(cfg.workDir, t.name+".cpu.pprof")
 	done := make(chan error, 1)
@@ -262,7 +274,7 @@ func (t *target) cpuProfile(ctx context.Context, body []byte, cfg config) (strin
 		_, err = io.Copy(f, resp.Body)
 		done <- errors.Join(err, f.Close())
 	}()
-	ph := phase{name: "c16", conns: 16}
+	ph := cfg.profilePhase
 	pcfg := cfg
 	pcfg.duration = cfg.profile + time.Second
 	if _, err := measure(ctx, t, ph, body, pcfg); err != nil {

@@ -7,6 +7,10 @@ import (
 	"os"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
 	"github.com/rolechain/rolechain/webhook/annotations"
 )
 
@@ -35,9 +39,11 @@ func BenchmarkAdmission(b *testing.B) {
 
 // BenchmarkDeploymentPodReview serves the AdmissionReview kube-apiserver
 // 1.33 sent for a Deployment's pod (captured by test/bench/admission:
-// defaulted, with the ServiceAccount token volume and managedFields).
+// defaulted, with the ServiceAccount token volume and managedFields), whose
+// ServiceAccount names an IRSA role, as in the load benchmark.
 func BenchmarkDeploymentPodReview(b *testing.B) {
-	h := newHandler(nil, nil)
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "bench", Annotations: map[string]string{annotations.IRSARoleARN: irsa}}}
+	h := newHandler(fake.NewClientBuilder().WithScheme(scheme).WithObjects(sa).Build(), nil)
 	body, err := os.ReadFile("testdata/deployment-pod.review.json")
 	if err != nil {
 		b.Fatal(err)

@@ -19,10 +19,11 @@
 //
 // The operations are correct for any difference (additions, removals,
 // replacements, in any field) when applied in order to the JSON encoding
-// of from, and to any document that decodes to the same value and holds
-// fields this package's types do not know: those are never touched,
-// unlike a diff of two serialized objects, which removes what the older
-// type dropped.
+// of from, and to the document from was decoded from when encoding/json
+// (or kube-apiserver, which encodes the same way) wrote it, even if it
+// holds members this program's types do not know: those are never
+// touched, unlike a diff of two serialized objects, which removes what
+// the older type dropped.
 package patch
 
 import (

@@ -72,9 +72,13 @@ helm:
 k8s-binaries:
 	bash test/tools/build.sh
 
-## bench: benchmarks of the admission and refresh paths, the idle sidecar, its endpoint under 200 clients
+## bench: in-process benchmarks; the webhook's load benchmark (the real binary over TLS, a live
+## kube-apiserver behind it; BENCH_FLAGS e.g. '-duration 5s -reps 1' or '-target eks=eks:PATH');
+## the idle sidecar; its endpoint under 200 clients
 bench:
 	go test -run '^$$' -bench . -benchmem $(GO_PKGS)
+	bash test/tools/build.sh etcd kube-apiserver
+	KUBEBUILDER_ASSETS=$(K8S_BIN) go run ./test/bench/admission $(BENCH_FLAGS)
 	IDLE_SECONDS=$${IDLE_SECONDS:-130} bash test/bench/sidecar-idle.sh
 	bash test/bench/sidecar-endpoint.sh
 

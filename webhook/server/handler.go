@@ -7,13 +7,13 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -29,13 +29,16 @@ import (
 	"github.com/rolechain/rolechain/webhook/eks"
 	"github.com/rolechain/rolechain/webhook/inject"
 	"github.com/rolechain/rolechain/webhook/metrics"
+	"github.com/rolechain/rolechain/webhook/patch"
 	"github.com/rolechain/rolechain/webhook/policy"
 )
 
 // Path is where the webhook server serves the pod mutation.
 const Path = "/mutate-v1-pod"
 
-// Handler mutates pods that opted in with rolechain.dev/role-arn.
+// Handler mutates pods that opted in with rolechain.dev/role-arn. It is
+// an http.Handler for the webhook server (ServeHTTP) and an
+// admission.Handler.
 type Handler struct {
 	// Cache reads ServiceAccounts from the manager's informer cache.
 	Cache client.Reader
@@ -67,30 +70,48 @@ type Handler struct {
 var _ admission.Handler = &Handler{}
 
 // Handle implements admission.Handler. Only pod CREATE requests are
-// mutated; anything else is allowed unchanged.
+// mutated; anything else is allowed unchanged. The webhook server serves
+// ServeHTTP, which decodes the pod with the review; Handle decodes it from
+// req.Object.
 func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.Response {
+	return h.serve(ctx, req, nil)
+}
+
+// serve handles one request with its pod (nil: not decoded yet) and
+// records the metrics.
+func (h *Handler) serve(ctx context.Context, req admission.Request, pod *corev1.Pod) admission.Response {
 	now := h.Now
 	if now == nil {
 		now = time.Now
 	}
 	start := now()
-	resp, result := h.handle(ctx, req)
+	resp, result := h.handle(ctx, req, pod)
 	h.Metrics.Admissions.WithLabelValues(result).Inc()
 	h.Metrics.Latency.Observe(now().Sub(start).Seconds())
 	return resp
 }
 
-func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.Response, string) {
-	log := logf.FromContext(ctx).WithValues("namespace", req.Namespace, "uid", req.UID)
+// handle admits one request. pod is the request's object when the caller
+// decoded it already (ServeHTTP; req.Object is then empty), else nil.
+func (h *Handler) handle(ctx context.Context, req admission.Request, pod *corev1.Pod) (admission.Response, string) {
+	// The request's logger is built only for a line that is written:
+	// WithValues costs as much as a step of the admission.
+	base, err := logr.FromContext(ctx)
+	if err != nil {
+		base = logf.Log
+	}
+	log := func(l logr.Logger) logr.Logger { return l.WithValues("namespace", req.Namespace, "uid", req.UID) }
 	if req.Operation != admissionv1.Create || req.Kind.Kind != "Pod" || req.SubResource != "" {
 		return admission.Allowed("rolechain only mutates pods at creation"), metrics.ResultSkipped
 	}
 	if slices.Contains(h.ExcludedNamespaces, req.Namespace) {
 		return admission.Allowed("namespace excluded from rolechain"), metrics.ResultSkipped
 	}
-	pod := &corev1.Pod{}
-	if err := h.Decoder.Decode(req, pod); err != nil {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the pod: %w", err)), metrics.ResultErrored
+	if pod == nil {
+		pod = &corev1.Pod{}
+		if err := h.Decoder.Decode(req, pod); err != nil {
+			return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the pod: %w", err)), metrics.ResultErrored
+		}
 	}
 	if !annotations.Requested(pod) {
 		return admission.Allowed("pod has no " + annotations.RoleARN + " annotation"), metrics.ResultSkipped
@@ -103,7 +124,7 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.
 
 	sa, err := h.serviceAccount(ctx, namespace, pod.Spec.ServiceAccountName)
 	if err != nil {
-		log.Error(err, "reading the pod's ServiceAccount")
+		log(base).Error(err, "reading the pod's ServiceAccount")
 		return admission.Errored(http.StatusInternalServerError, err), metrics.ResultErrored
 	}
 
@@ -112,7 +133,9 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.
 		for _, reason := range denialReasons(errs) {
 			h.Metrics.Denials.WithLabelValues(reason).Inc()
 		}
-		log.V(1).Info("denied", "errors", len(errs))
+		if v := base.V(1); v.Enabled() {
+			log(v).Info("denied", "errors", len(errs))
+		}
 		return admission.Denied(errs.ToAggregate().Error()).WithWarnings(warnings...), metrics.ResultDenied
 	}
 	if resp, result, done := h.enforceNamespacePolicy(ctx, namespace, &cfg, warnings); done {
@@ -130,13 +153,18 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.
 		warnings = append(warnings, fmt.Sprintf("container %q already mounts a volume at %s; it gets no rolechain credentials", c, profile.OutputDir))
 	}
 	warnings = append(warnings, eksWarnings(status.EKS)...)
-	raw, err := json.Marshal(mutated)
+	// The patch says what the mutation changed, path by path, rather than
+	// diffing two serialized pods: cheaper, and it never touches fields of
+	// the request's pod that this build's types do not know.
+	ops, err := patch.Diff(pod, mutated)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err), metrics.ResultErrored
 	}
-	resp := admission.PatchResponseFromRaw(req.Object.Raw, raw).WithWarnings(warnings...)
+	resp := admission.Patched("", ops...).WithWarnings(warnings...)
 	h.Metrics.Injections.WithLabelValues(namespace).Inc()
-	log.V(1).Info("injected", "profiles", status.Profiles, "containers", status.Containers, "patches", len(resp.Patches))
+	if v := base.V(1); v.Enabled() {
+		log(v).Info("injected", "profiles", status.Profiles, "containers", status.Containers, "patches", len(resp.Patches))
+	}
 	return resp, metrics.ResultInjected
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -284,13 +285,13 @@ func TestKeptUserEnvIsReportedAsAWarningWithoutItsValue(t *testing.T) {
 	}
 }
 
-// TestOverHTTP runs one AdmissionReview through the webhook's HTTP handler
-// as the API server would send it.
+// TestOverHTTP runs one AdmissionReview through the handler's HTTP side
+// as the API server sends it.
 func TestOverHTTP(t *testing.T) {
-	srv := httptest.NewServer(&admission.Webhook{Handler: newHandler(nil, nil)})
+	srv := httptest.NewTLSServer(newHandler(nil, nil))
 	defer srv.Close()
 	body := review(t, newPod(map[string]string{annotations.RoleARN: target}))
-	res, err := http.Post(srv.URL, "application/json", bytes.NewReader(body))
+	res, err := srv.Client().Post(srv.URL+Path, "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,8 +300,87 @@ func TestOverHTTP(t *testing.T) {
 	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
 		t.Fatal(err)
 	}
+	if out.APIVersion != "admission.k8s.io/v1" || out.Kind != "AdmissionReview" {
+		t.Errorf("answered %s %s", out.APIVersion, out.Kind)
+	}
 	if out.Response == nil || !out.Response.Allowed || out.Response.UID != "uid-1" || len(out.Response.Patch) == 0 {
 		t.Fatalf("response = %+v", out.Response)
+	}
+	if out.Response.Result == nil || out.Response.Result.Code != http.StatusOK {
+		t.Errorf("result = %+v", out.Response.Result)
+	}
+}
+
+// Requests the API server would never send get the answers
+// controller-runtime's webhook gives them, as an AdmissionReview.
+func TestBadRequestsAreAnsweredWithTheirHTTPCode(t *testing.T) {
+	good := review(t, newPod(map[string]string{annotations.RoleARN: target}))
+	cases := map[string]struct {
+		body        []byte
+		contentType string
+		code        int32
+		msg         string
+		noLength    bool // sent chunked, without Content-Length
+	}{
+		"empty body":                 {nil, "application/json", http.StatusBadRequest, "request body is empty", false},
+		"wrong type":                 {good, "text/plain", http.StatusBadRequest, "expected application/json", false},
+		"not JSON":                   {[]byte("{"), "application/json", http.StatusBadRequest, "decoding the AdmissionReview", false},
+		"no request":                 {[]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), "application/json", http.StatusBadRequest, "no request", false},
+		"larger than 7 MiB":          {bytes.Repeat([]byte(" "), 7<<20+1), "application/json", http.StatusRequestEntityTooLarge, "too large", false},
+		"larger than 7 MiB, chunked": {bytes.Repeat([]byte(" "), 7<<20+1), "application/json", http.StatusRequestEntityTooLarge, "too large", true},
+		"shorter than its length":    {good[:100], "application/json", http.StatusBadRequest, "unexpected EOF", false},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			var body io.Reader = http.NoBody
+			if c.body != nil {
+				body = bytes.NewReader(c.body)
+			}
+			req := httptest.NewRequest(http.MethodPost, Path, body)
+			req.Header.Set("Content-Type", c.contentType)
+			if c.noLength {
+				req.ContentLength = -1
+			}
+			if name == "shorter than its length" {
+				req.ContentLength = int64(len(good))
+			}
+			newHandler(nil, nil).ServeHTTP(rec, req)
+			var out admissionv1.AdmissionReview
+			if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Response == nil {
+				t.Fatalf("not a review: %s", rec.Body)
+			}
+			if out.Response.Allowed || out.Response.Result.Code != c.code || !strings.Contains(out.Response.Result.Message, c.msg) {
+				t.Fatalf("got %+v, want code %d and %q", out.Response.Result, c.code, c.msg)
+			}
+		})
+	}
+}
+
+// A v1beta1 review (same shape) is answered as v1beta1, and an object that
+// does not decode as a pod is allowed unchanged like any other kind.
+func TestReviewVersionAndOtherKinds(t *testing.T) {
+	h := newHandler(nil, nil)
+	body := bytes.Replace(review(t, newPod(map[string]string{annotations.RoleARN: target})), []byte(`"admission.k8s.io/v1"`), []byte(`"admission.k8s.io/v1beta1"`), 1)
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, Path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	h.ServeHTTP(rec, req)
+	var out admissionv1.AdmissionReview
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.APIVersion != "admission.k8s.io/v1beta1" || out.Response == nil || len(out.Response.Patch) == 0 {
+		t.Fatalf("answered %s: %+v", out.APIVersion, out.Response)
+	}
+
+	// spec.containers as a string cannot be a pod's.
+	other := []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"uid-2",` +
+		`"kind":{"group":"example.com","version":"v1","kind":"Widget"},"operation":"CREATE","namespace":"team-a",` +
+		`"object":{"apiVersion":"example.com/v1","kind":"Widget","spec":{"containers":"none"}}}}`)
+	resp := serve(t, h, other)
+	if !resp.Allowed || len(resp.Patch) != 0 || resp.UID != "uid-2" {
+		t.Fatalf("response = %+v", resp)
 	}
 }
 

@@ -14,7 +14,7 @@ all: build
 build:
 	CGO_ENABLED=0 go build -trimpath -o $(BIN)/ ./cmd/...
 
-## demo: the local cluster and STS, an annotated pod gets chained credentials (README's first command)
+## demo: the local cluster and STS, the webhook from manifests/ (kubectl apply -k), an annotated pod gets chained credentials (README's first command)
 demo:
 	bash test/demo.sh
 

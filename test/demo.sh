@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo: the product end to end on this machine, narrated.
-#  1. the local cluster, radosgw as STS, the images and the chart (test/stack.sh);
+#  1. the local cluster, radosgw as STS, the images and the webhook installed
+#     from manifests/ with kubectl apply -k (test/stack.sh);
 #  2. an annotated pod: prints what the webhook injected;
 #  3. watches the sidecar refresh the credentials file (expiry and a short
 #     fingerprint only: keys are never printed);

@@ -24,11 +24,13 @@ test: lint unit integration chart-test e2e
 ## lint: formatting and vet, cheap and CI-breaking when skipped
 lint:
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
+	@bash test/lib/go-compile.sh vet
 	go vet $(GO_PKGS)
 	bash test/lib/check-installs.sh
 
 ## unit: unit, golden and in-process tests of the main module
 unit:
+	@bash test/lib/go-compile.sh race -race
 	go test -race -count=1 $(GO_PKGS)
 
 ## integration: the webhook on a real kube-apiserver + etcd (envtest), binaries from test/tools

@@ -39,6 +39,7 @@ integration: k8s-binaries
 
 ## chart-test: lint, render and check the Helm chart and manifests/ with the Helm SDK
 chart-test:
+	@GO_COMPILE_DIR=test/chart bash test/lib/go-compile.sh chart
 	cd test/chart && go test -count=1 ./...
 
 ## manifests: regenerate manifests/ from the chart

@@ -469,9 +469,34 @@ func (h heldProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	return c, err
 }
 
+// MaxSourceFileSize bounds what the sidecar reads from a static
+// credentials file and from the Pod Identity token file. Each holds at most
+// a few kilobytes (a session token, a projected ServiceAccount token); a
+// mounted file of any size must not be read whole on every refresh, as the
+// web-identity token once was (212 MB of RSS for a 50 MB file).
+const MaxSourceFileSize = 64 << 10
+
+// readBounded reads path whole if it holds at most limit bytes, and fails
+// naming only the path and the limit otherwise.
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s holds more than %d bytes, more than any credential; it was not used", path, limit)
+	}
+	return b, nil
+}
+
 func readStatic(dir string) (aws.CredentialsProvider, error) {
 	read := func(name string, optional bool) (string, error) {
-		b, err := os.ReadFile(dir + "/" + name)
+		b, err := readBounded(dir+"/"+name, MaxSourceFileSize)
 		if err != nil {
 			if optional && errors.Is(err, os.ErrNotExist) {
 				return "", nil

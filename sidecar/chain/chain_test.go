@@ -437,3 +437,45 @@ func TestExpirationIsConvertedToOurClockByTheDateHeader(t *testing.T) {
 		})
 	}
 }
+
+// A static credentials file or a Pod Identity token file larger than any
+// credential is refused without being read whole, without a call, and
+// without its content in the error.
+func TestSourceFilesLargerThanAnyCredentialAreRefusedUnread(t *testing.T) {
+	big := strings.Repeat("k", chain.MaxSourceFileSize+1)
+	t.Run("static", func(t *testing.T) {
+		srv := ststest.New(t)
+		srv.AddKey(ststest.Credentials{AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "s3cret"})
+		retrieve := func(secret string) error {
+			c := &chain.Chain{Source: chain.Static{Dir: writeStatic(t, "AKIAEXAMPLE", secret)}, Roles: []string{targetRole},
+				SessionName: "ci", Region: "us-east-1", Endpoint: srv.URL}
+			_, err := c.Retrieve(context.Background())
+			return err
+		}
+		if err := retrieve("s3cret"); err != nil {
+			t.Fatal(err)
+		}
+		err := retrieve(big)
+		if err == nil || !strings.Contains(err.Error(), "more than 65536 bytes") || strings.Contains(err.Error(), "kkkk") {
+			t.Fatalf("err = %.300v, want a refusal that names the limit and not the content", err)
+		}
+		if n := len(srv.Calls()); n != 1 {
+			t.Fatalf("%d STS calls, want only the first retrieve's", n)
+		}
+	})
+	t.Run("pod identity token", func(t *testing.T) {
+		srv := ststest.New(t)
+		tokenFile := filepath.Join(t.TempDir(), "eks-pod-identity-token")
+		writePodIdentityToken(t, tokenFile, big)
+		a := newAgent(t, srv, func() string { return "never" })
+		c := &chain.Chain{Source: chain.PodIdentity{URL: a.URL + "/v1/credentials", TokenFile: tokenFile}, Roles: []string{targetRole},
+			SessionName: "s1", Region: "us-east-1", Endpoint: srv.URL}
+		_, err := c.Retrieve(context.Background())
+		if got := chain.Classify(err); got != chain.ReasonSourceCredentials || !strings.Contains(err.Error(), "more than 65536 bytes") || strings.Contains(err.Error(), "kkkk") {
+			t.Fatalf("err = %.300v (%q), want a source_credentials refusal naming the limit and not the content", err, got)
+		}
+		if len(a.seen()) != 0 {
+			t.Fatal("the agent was called with the oversized token")
+		}
+	})
+}

@@ -3,7 +3,6 @@ package chain
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -60,7 +59,7 @@ func (c *Chain) podIdentity(ctx context.Context, src PodIdentity) (aws.Credentia
 		// The refresh loop owns retries, as for STS.
 		o.Retryer = aws.NopRetryer{}
 		o.AuthorizationTokenProvider = endpointcreds.TokenProviderFunc(func() (string, error) {
-			b, err := os.ReadFile(src.TokenFile)
+			b, err := readBounded(src.TokenFile, MaxSourceFileSize)
 			if err != nil {
 				return "", fmt.Errorf("reading the authorization token: %w", err)
 			}

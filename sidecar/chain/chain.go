@@ -232,19 +232,11 @@ const MaxWebIdentityTokenLength = 20000
 // Opening the path afresh follows the current ..data symlink, so a rotated
 // token is picked up.
 func readToken(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, MaxWebIdentityTokenLength+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > MaxWebIdentityTokenLength {
+	b, tooLarge, err := readBounded(path, MaxWebIdentityTokenLength)
+	if tooLarge {
 		return nil, fmt.Errorf("%s holds more than %d bytes; STS accepts web-identity tokens of at most %d characters, so it was not sent", path, MaxWebIdentityTokenLength, MaxWebIdentityTokenLength)
 	}
-	return b, nil
+	return b, err
 }
 
 func (c *Chain) webIdentity(ctx context.Context, tokenFile, role string, last bool) (Credentials, error) {
@@ -476,27 +468,39 @@ func (h heldProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
 // web-identity token once was (212 MB of RSS for a 50 MB file).
 const MaxSourceFileSize = 64 << 10
 
-// readBounded reads path whole if it holds at most limit bytes, and fails
-// naming only the path and the limit otherwise.
-func readBounded(path string, limit int64) ([]byte, error) {
+// readBounded reads path whole if it holds at most limit bytes; for a
+// larger file it reads no further than limit+1 and reports tooLarge, so a
+// file of any size costs at most that much memory.
+func readBounded(path string, limit int64) (b []byte, tooLarge bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	b, err = io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s holds more than %d bytes, more than any credential; it was not used", path, limit)
+		return nil, true, nil
 	}
-	return b, nil
+	return b, false, nil
+}
+
+// readSourceFile reads a static credentials file or the Pod Identity token
+// file, at most MaxSourceFileSize bytes; the error for a larger one names
+// the path and the limit, never the content.
+func readSourceFile(path string) ([]byte, error) {
+	b, tooLarge, err := readBounded(path, MaxSourceFileSize)
+	if tooLarge {
+		return nil, fmt.Errorf("%s holds more than %d bytes, more than any credential; it was not used", path, MaxSourceFileSize)
+	}
+	return b, err
 }
 
 func readStatic(dir string) (aws.CredentialsProvider, error) {
 	read := func(name string, optional bool) (string, error) {
-		b, err := readBounded(dir+"/"+name, MaxSourceFileSize)
+		b, err := readSourceFile(dir + "/" + name)
 		if err != nil {
 			if optional && errors.Is(err, os.ErrNotExist) {
 				return "", nil

@@ -59,7 +59,7 @@ func (c *Chain) podIdentity(ctx context.Context, src PodIdentity) (aws.Credentia
 		// The refresh loop owns retries, as for STS.
 		o.Retryer = aws.NopRetryer{}
 		o.AuthorizationTokenProvider = endpointcreds.TokenProviderFunc(func() (string, error) {
-			b, err := readBounded(src.TokenFile, MaxSourceFileSize)
+			b, err := readSourceFile(src.TokenFile)
 			if err != nil {
 				return "", fmt.Errorf("reading the authorization token: %w", err)
 			}

@@ -1,12 +1,10 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -17,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/rolechain/rolechain/webhook/annotations"
 	"github.com/rolechain/rolechain/webhook/inject"
@@ -213,24 +210,4 @@ func BenchmarkAdmissionWithANamespacePolicy(b *testing.B) {
 func BenchmarkAdmissionWithoutANamespacePolicy(b *testing.B) {
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "team-a"}}
 	benchmarkAdmission(b, newHandler(withObjects(namespace(nil), sa), nil))
-}
-
-func benchmarkAdmission(b *testing.B, h *Handler) {
-	wh := &admission.Webhook{Handler: h}
-	body := review(b, newPod(map[string]string{
-		annotations.RoleARN:            target,
-		annotations.WebIdentityRoleARN: irsa,
-		annotations.Region:             "eu-west-1",
-		annotations.RoleARN + ".logs":  "arn:aws:iam::444444444444:role/logs",
-	}))
-	b.ReportAllocs()
-	for b.Loop() {
-		rec := httptest.NewRecorder()
-		req := httptest.NewRequest(http.MethodPost, Path, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		wh.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK || !bytes.Contains(rec.Body.Bytes(), []byte(`"patch"`)) {
-			b.Fatalf("status %d: %s", rec.Code, rec.Body.String())
-		}
-	}
 }

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rolechain/rolechain/internal/ststest"
+	"github.com/rolechain/rolechain/internal/syncbuf"
 	"github.com/rolechain/rolechain/sidecar/output"
 )
 
@@ -59,29 +59,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer collects the process's stderr while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // sidecar is a running binary whose first credentials are on disk.
 type sidecar struct {
 	cmd  *exec.Cmd
 	dir  string
-	logs *syncBuffer
+	logs *syncbuf.Buffer
 }
 
 func startSidecar(t *testing.T, extra ...string) *sidecar {
@@ -95,7 +77,7 @@ func startSidecarLimited(t *testing.T, nofile int, extra ...string) *sidecar {
 	t.Helper()
 	bin := binary(t)
 	srv := ststest.New(t)
-	s := &sidecar{dir: t.TempDir(), logs: &syncBuffer{}}
+	s := &sidecar{dir: t.TempDir(), logs: &syncbuf.Buffer{}}
 	token := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(token, []byte("jwt"), 0o600)
 	args := append([]string{"--web-identity-role-arn", "arn:aws:iam::111111111111:role/web", "--role-arn", "arn:aws:iam::222222222222:role/target",

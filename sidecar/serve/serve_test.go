@@ -2,35 +2,18 @@ package serve
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rolechain/rolechain/internal/syncbuf"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func start(t *testing.T, h http.Handler, logs io.Writer) (addr string, l *Listener) {
 	t.Helper()
@@ -78,7 +61,7 @@ func closedByServer(c net.Conn) bool {
 // Go's server reports its own problems through ErrorLog; they must be
 // JSON log lines of the sidecar, not bare lines on stderr.
 func TestServerErrorsGoToTheJSONLog(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(200)
 		w.WriteHeader(500) // "superfluous WriteHeader", logged by the server

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rolechain/rolechain/cmd/sidecar/app"
 	"github.com/rolechain/rolechain/internal/ststest"
+	"github.com/rolechain/rolechain/internal/syncbuf"
 	"github.com/rolechain/rolechain/sidecar/chain"
 	"github.com/rolechain/rolechain/sidecar/output"
 	"github.com/rolechain/rolechain/sidecar/profile"
@@ -28,24 +29,6 @@ const (
 	otherRole  = "arn:aws:iam::333333333333:role/other"
 	jwt        = "eyJhbGciOiJSUzI1NiJ9.secret-web-identity-token.sig"
 )
-
-// syncBuffer is a bytes.Buffer safe for the loops' concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type result struct {
 	code           int
@@ -273,7 +256,7 @@ func TestSidecarEndToEndLeaksNoSecretToLogsOrMetrics(t *testing.T) {
 		profile.EnvCredentialsEndpointPort: strconv.Itoa(endpointPort), "ROLECHAIN_METRICS_PORT": strconv.Itoa(metricsPort),
 		profile.EnvPodNamespace: "team-a", profile.EnvPodName: "app-1", profile.EnvServiceAccount: "app",
 	}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan result, 1)
 	go func() { done <- execute(ctx, nil, vars, logs) }()
@@ -449,7 +432,7 @@ func TestExitWhenReadyExitsOnceEveryProfileIsWritten(t *testing.T) {
 	})
 	dir := filepath.Join(t.TempDir(), "out")
 	vars := map[string]string{profile.EnvProfiles: profiles, profile.EnvOutputDir: dir, profile.EnvTokenFile: tokenFile(t)}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 
 	r := runGuarded(t, context.Background(), []string{"--exit-when-ready"}, vars, logs)
 	if r.code != 0 {
@@ -730,7 +713,7 @@ func TestPodIdentitySourceChainsFromTheAgentAndLeaksNothing(t *testing.T) {
 		"AWS_CONTAINER_CREDENTIALS_FULL_URI": agent + "/v1/credentials", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": tokenPath,
 		profile.EnvPodNamespace: "team-a", profile.EnvPodName: "app-1", profile.EnvServiceAccount: "app",
 	}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan result, 1)
 	go func() { done <- execute(ctx, nil, vars, logs) }()

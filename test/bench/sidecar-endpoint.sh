@@ -16,42 +16,15 @@ cd "$(dirname "$0")/../.."
 REPS=${REPS:-3}
 DURATION=${DURATION:-10s}
 CLIENTS=${CLIENTS:-200}
-work=$(mktemp -d)
-sts_pid=""; sc_pid=""
-cleanup() {
-  [ -n "$sc_pid" ] && kill "$sc_pid" 2>/dev/null || true
-  [ -n "$sts_pid" ] && kill "$sts_pid" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. test/bench/lib.sh
 
 if [ -n "${SIDECAR:-}" ]; then
   cp "$SIDECAR" "$work/rolechain-sidecar"
 else
   CGO_ENABLED=0 go build -trimpath -o "$work/rolechain-sidecar" ./cmd/sidecar
 fi
-go build -o "$work/ststest" ./internal/ststest/cmd/ststest
 go build -o "$work/endpointload" ./test/bench/endpointload
-
-"$work/ststest" >"$work/sts.url" 2>"$work/sts.log" &
-sts_pid=$!
-for _ in $(seq 100); do [ -s "$work/sts.url" ] && break; sleep 0.05; done
-sts_url=$(head -1 "$work/sts.url")
-
-mkdir -p "$work/out" "$work/tok"
-printf 'eyJhbGciOiJSUzI1NiJ9.bench.sig' >"$work/tok/token"
-port=$(( 40000 + RANDOM % 20000 ))
-args=(--token-file "$work/tok/token" --output-dir "$work/out" --sts-endpoint "$sts_url"
-  --web-identity-role-arn arn:aws:iam::111111111111:role/web --role-arn arn:aws:iam::222222222222:role/target
-  --credentials-endpoint-port "$port")
-"$work/rolechain-sidecar" "${args[@]}" 2>"$work/sidecar.log" &
-sc_pid=$!
-for _ in $(seq 200); do
-  "$work/rolechain-sidecar" probe "${args[@]}" 2>/dev/null && break
-  sleep 0.05
-done
-"$work/rolechain-sidecar" probe "${args[@]}"
+bench_sidecar_start "$work/rolechain-sidecar"
 sleep 1
 echo "sidecar before load: VmRSS $(awk '$1 == "VmRSS:" {print $2}' /proc/"$sc_pid"/status) KiB, $(ls /proc/"$sc_pid"/fd | wc -l) open descriptors"
 

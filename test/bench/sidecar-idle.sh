@@ -19,40 +19,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 IDLE_SECONDS=${IDLE_SECONDS:-130}
-work=$(mktemp -d)
-sts_pid=""; sc_pid=""
-cleanup() {
-  [ -n "$sc_pid" ] && kill "$sc_pid" 2>/dev/null || true
-  [ -n "$sts_pid" ] && kill "$sts_pid" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. test/bench/lib.sh
 
 CGO_ENABLED=0 go build -trimpath ${TAGS:+-tags "$TAGS"} -o "$work/rolechain-sidecar" ./cmd/sidecar
-go build -o "$work/ststest" ./internal/ststest/cmd/ststest
 echo "binary size: $(( $(stat -c %s "$work/rolechain-sidecar") / 1024 )) KiB"
-
-"$work/ststest" >"$work/sts.url" 2>"$work/sts.log" &
-sts_pid=$!
-for _ in $(seq 100); do [ -s "$work/sts.url" ] && break; sleep 0.05; done
-sts_url=$(head -1 "$work/sts.url")
-
-# The token gets a directory of its own, as in a pod: the sidecar watches it.
-mkdir -p "$work/out" "$work/tok"
-printf 'eyJhbGciOiJSUzI1NiJ9.idle.sig' >"$work/tok/token"
-port=$(( 40000 + RANDOM % 20000 ))
-args=(--token-file "$work/tok/token" --output-dir "$work/out" --sts-endpoint "$sts_url"
-  --web-identity-role-arn arn:aws:iam::111111111111:role/web --role-arn arn:aws:iam::222222222222:role/target
-  --duration 900 --credentials-endpoint-port "$port")
-"$work/rolechain-sidecar" "${args[@]}" 2>"$work/sidecar.log" &
-sc_pid=$!
-
-for _ in $(seq 200); do
-  "$work/rolechain-sidecar" probe "${args[@]}" 2>/dev/null && break
-  sleep 0.05
-done
-"$work/rolechain-sidecar" probe "${args[@]}"
+bench_sidecar_start "$work/rolechain-sidecar" --duration 900
 
 switches() { # sum of context switches over all threads
   local total=0 v n

@@ -256,18 +256,7 @@ func TestSidecarEndToEndLeaksNoSecretToLogsOrMetrics(t *testing.T) {
 		profile.EnvCredentialsEndpointPort: strconv.Itoa(endpointPort), "ROLECHAIN_METRICS_PORT": strconv.Itoa(metricsPort),
 		profile.EnvPodNamespace: "team-a", profile.EnvPodName: "app-1", profile.EnvServiceAccount: "app",
 	}
-	logs := &syncbuf.Buffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan result, 1)
-	go func() { done <- execute(ctx, nil, vars, logs) }()
-	defer func() {
-		cancel()
-		if r := <-done; r.code != 0 {
-			t.Errorf("after cancel: exit %d: %s", r.code, r.stderr)
-		}
-	}()
-
-	waitFor(t, func() bool { return execute(context.Background(), []string{"probe"}, vars, io.Discard).code == 0 })
+	logs := startDaemon(t, vars)
 
 	// Files: both profiles, the target's keys, regions in config.
 	issued := srv.Issued()
@@ -392,6 +381,24 @@ func TestOnceWithTheSDKDefaultChain(t *testing.T) {
 	if c := srv.Calls(); len(c) != 1 || c[0].SignedBy != "AKIAENV" || c[0].Issued == nil {
 		t.Fatalf("calls %+v", c)
 	}
+}
+
+// startDaemon runs the sidecar with vars until the test ends (then it
+// must exit 0), waits until its probe passes, and returns its logs.
+func startDaemon(t *testing.T, vars map[string]string) *syncbuf.Buffer {
+	t.Helper()
+	logs := &syncbuf.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan result, 1)
+	go func() { done <- execute(ctx, nil, vars, logs) }()
+	t.Cleanup(func() {
+		cancel()
+		if r := <-done; r.code != 0 {
+			t.Errorf("after cancel: exit %d: %s", r.code, r.stderr)
+		}
+	})
+	waitFor(t, func() bool { return execute(context.Background(), []string{"probe"}, vars, io.Discard).code == 0 })
+	return logs
 }
 
 // runGuarded runs the sidecar and returns its result; the deadline is a
@@ -713,17 +720,7 @@ func TestPodIdentitySourceChainsFromTheAgentAndLeaksNothing(t *testing.T) {
 		"AWS_CONTAINER_CREDENTIALS_FULL_URI": agent + "/v1/credentials", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": tokenPath,
 		profile.EnvPodNamespace: "team-a", profile.EnvPodName: "app-1", profile.EnvServiceAccount: "app",
 	}
-	logs := &syncbuf.Buffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan result, 1)
-	go func() { done <- execute(ctx, nil, vars, logs) }()
-	defer func() {
-		cancel()
-		if r := <-done; r.code != 0 {
-			t.Errorf("after cancel: exit %d: %s", r.code, r.stderr)
-		}
-	}()
-	waitFor(t, func() bool { return execute(context.Background(), []string{"probe"}, vars, io.Discard).code == 0 })
+	logs := startDaemon(t, vars)
 
 	calls := srv.Calls()
 	if len(calls) != 1 || calls[0].SignedBy != agentKeys.AccessKeyID || calls[0].ExternalID != "ext-1" || calls[0].RoleArn != targetRole {

@@ -11,11 +11,12 @@
 #         manifests/overlays/self-managed, with the local images; writes
 #         .cache/stack.env (KUBECONFIG, STS_ENV, MINIO_ENV, KUBECTL)
 #         --e2e: what only the e2e suite needs, too: minio-up (same issuer;
-#         web-identity hop only), the stand-in for EKS's webhook image, and
-#         the helm CLI: the suite changes the chart's values as it goes, so
-#         the webhook is installed with helm upgrade --install instead. The
-#         demo does without them (and their first builds: helm's alone takes
-#         about 4 min with an empty Go build cache)
+#         web-identity hop only; built meanwhile too), the stand-in for
+#         EKS's webhook image, and the helm CLI: the suite changes the
+#         chart's values as it goes, so the webhook is installed with helm
+#         upgrade --install instead. The demo does without them (and their
+#         first builds: helm's alone takes about 4 min with an empty Go build
+#         cache)
 #   down  sts-down (MinIO too), cluster-down
 set -Eeuo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -44,7 +45,7 @@ bash test/tools/build.sh
 # daemons, while a cold Go build needs both cores for minutes. crane goes
 # first, in the foreground: the cluster's pause image needs it too, and two go
 # installs of one binary at once would race.
-step "crane; then the images${e2e:+ and helm}, built in the background"
+step "crane; then the images${e2e:+, helm and MinIO}, built in the background"
 . test/images/lib.sh
 CRANE=$(ensure_crane)
 export CRANE
@@ -55,8 +56,17 @@ builds=(images)
 if [[ -n $e2e ]]; then images+=(ekswebhook); builds=(e2e-images helm); fi
 make --no-print-directory "${builds[@]}" >"$builds_log" 2>&1 &
 builds_pid=$!
-trap 'kill "$builds_pid" 2>/dev/null || true' EXIT
-echo "   (log: $builds_log)"
+minio_pid=
+if [[ -n $e2e ]]; then
+  # MinIO's first build is the longest (about 1,000 packages): started now,
+  # it overlaps the cluster's and the STS's start instead of following them.
+  # minio-up runs the same script again, a dry run by then.
+  minio_log=$INSTALL_LOGS/stack-minio-build.log
+  bash test/sts/minio-build.sh >"$minio_log" 2>&1 &
+  minio_pid=$!
+fi
+trap 'kill $builds_pid $minio_pid 2>/dev/null || true' EXIT
+echo "   (logs: $builds_log${e2e:+ $minio_log})"
 
 step "cluster-up"
 bash test/cluster/up.sh
@@ -71,7 +81,13 @@ STS_ENV=$ROOT/.cache/sts/sts.env
 
 minio_env=
 if [[ -n $e2e ]]; then
-  step "minio-up (second web-identity peer)"
+  step "minio-up (second web-identity peer; built in the background since the start)"
+  if ! wait "$minio_pid"; then
+    echo "!!! building MinIO failed; the end of $minio_log:" >&2
+    tail -n 40 "$minio_log" >&2
+    exit 1
+  fi
+  grep -E '^      minio:' "$minio_log" | sed 's/^ */   /' || true
   bash test/sts/minio-up.sh
   minio_env=$ROOT/.cache/sts/minio.env
 fi

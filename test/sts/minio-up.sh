@@ -6,15 +6,17 @@
 # mode), and refuses sts:AssumeRole signed with temporary credentials: it is
 # a peer for the first hop only.
 #
-#  1. build minio into bin/ from the Go module proxy (the first build takes
-#     4–10 min of CPU; later runs keep it by a stamp and only dry-run it);
+#  1. build minio into bin/ from the Go module proxy (minio-build.sh: the
+#     first build takes 4–10 min of CPU; later runs keep it by a stamp and
+#     only dry-run it);
 #  2. start it on NODE_IP:MINIO_PORT with the issuer's serving certificate
 #     among its trusted CAs;
 #  3. a bucket with one object (root credentials, S3 API);
 #  4. write $STS_DIR/minio.env (MINIO_ENDPOINT, MINIO_ROLE_ARN, BUCKET,
 #     OBJECT_KEY, REGION). check.sh runs the MinIO cases when it exists.
 #
-# Variables (defaults): MINIO_PORT (9000), MINIO_VERSION (pinned below).
+# Variables (defaults): MINIO_PORT (9000), MINIO_VERSION (pinned in
+# minio-build.sh).
 # sts-down and minio-down stop it.
 set -Eeuo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -22,7 +24,6 @@ set -Eeuo pipefail
 . "$(dirname "$0")/../lib/install.sh"
 trap on_error ERR
 
-MINIO_VERSION=${MINIO_VERSION:-v0.0.0-20260212201848-7aac2a2c5b7c}
 MINIO_PORT=${MINIO_PORT:-9000}
 [[ -f $STS_DIR/sts.env ]] || { echo "no $STS_DIR/sts.env: run make sts-up first (it publishes the issuer)" >&2; exit 1; }
 set -a
@@ -33,19 +34,7 @@ MDIR=$STS_DIR/minio
 MINIO_ENDPOINT=http://$NODE_IP:$MINIO_PORT
 CLIENT_ID=${STS_AUDIENCES%%,*}
 
-step "build minio $MINIO_VERSION into $BIN"
-# Its first build compiles ~1,000 packages (4–10 min), and go install can only
-# tell that bin/minio is up to date while the Go build cache still holds them:
-# a stamp (version and Go version) keeps the binary across an emptied cache.
-# With the stamp matching, the same install runs as a dry run (go install -n:
-# the module resolved, nothing compiled), so this code runs every time.
-stamp="$MINIO_VERSION $(go env GOVERSION GOOS GOARCH | tr '\n' ' ')"
-if [[ -x $BIN/minio && $(cat "$BIN/.minio.stamp" 2>/dev/null) == "$stamp" ]]; then
-  go_install minio "$ROOT/test/sts" "$BIN" "github.com/minio/minio@$MINIO_VERSION" -n -trimpath
-else
-  go_install minio "$ROOT/test/sts" "$BIN" "github.com/minio/minio@$MINIO_VERSION" -trimpath
-  echo "$stamp" >"$BIN/.minio.stamp"
-fi
+bash "$(dirname "$0")/minio-build.sh"
 
 step "stop an earlier minio"
 stop_pidfile "$RUN/minio.pid"

@@ -32,4 +32,5 @@ trap restore EXIT
 mode false
 step "fallback spec"
 cd "$ROOT/test/e2e"
-E2E_SIDECAR_MODE=fallback go test -count=1 -v -timeout 10m -run '^TestFallback' ./...
+# The flags of run.sh's go test: the same compiled packages.
+E2E_SIDECAR_MODE=fallback CGO_ENABLED=0 go test -trimpath -count=1 -v -timeout 10m -run '^TestFallback' ./...

@@ -158,7 +158,7 @@ step "e2e suite (test/e2e)"
 cd "$ROOT/test/e2e"
 # shellcheck disable=SC2086
 KUBECONFIG=$KUBECONFIG STS_ENV=$STS_ENV E2E_PROVIDER=kind \
-  E2E_APP_IMAGE=rolechain/e2e-app:$IMAGE_TAG E2E_TOOLBOX_IMAGE=rolechain/toolbox:$IMAGE_TAG E2E_EKSWEBHOOK_IMAGE=rolechain/ekswebhook:$IMAGE_TAG go test ./... -count=1 -timeout 45m ${E2E_FLAGS:-}
+  E2E_APP_IMAGE=rolechain/e2e-app:$IMAGE_TAG E2E_TOOLBOX_IMAGE=rolechain/toolbox:$IMAGE_TAG E2E_EKSWEBHOOK_IMAGE=rolechain/ekswebhook:$IMAGE_TAG CGO_ENABLED=0 go test -trimpath ./... -count=1 -timeout 45m ${E2E_FLAGS:-}
 # The webhook in fallback mode, when this run installed it.
 if [[ $INSTALL_CHART == 1 ]]; then
   KUBECONFIG=$KUBECONFIG STS_ENV=$STS_ENV E2E_PROVIDER=kind \

@@ -72,14 +72,7 @@ func Requested(pod *corev1.Pod) bool {
 }
 
 var (
-	// Role ARN: partition, 12-digit account, optional path, role name
-	// (IAM: name [\w+=,.@-]{1,64}; path "/" or "/…/" of printable ASCII, ≤512).
-	roleARNPattern = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):role/(?:[\x21-\x7e]{0,510}/)?([\w+=,.@-]{1,64})$`)
-	// Behind an STS-compatible endpoint outside AWS (MinIO, Ceph radosgw) a
-	// role ARN may name another partition and no account, as
-	// arn:minio:iam:::role/<id> does; the sidecar accepts the same shape.
-	peerRoleARNPattern = regexp.MustCompile(`^arn:([a-z][a-z0-9-]{0,62}):iam::([0-9]{12})?:role/(?:[\x21-\x7e]{0,510}/)?([\w+=,.@-]{1,64})$`)
-	sessionNameRE      = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+	sessionNameRE = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 	// Length (2-1224) is checked apart: RE2 caps repeat counts at 1000.
 	externalIDRE  = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
 	regionRE      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
@@ -320,7 +313,7 @@ func (p *parser) profile(name, suffix string, g, inherit map[string]string) prof
 		// Identity's credentials come from EKS's agent.
 	} else if p.sa != nil && p.sa.Annotations[IRSARoleARN] != "" {
 		v := p.sa.Annotations[IRSARoleARN]
-		if arns.pattern.MatchString(v) {
+		if _, ok := arns.parse(v); ok {
 			chain = append(chain, hop{v, IRSARoleARN})
 		} else {
 			p.errs = append(p.errs, field.Invalid(p.saPath(), v, arns.form+"; or set "+key(WebIdentityRoleARN)+" on the pod"))
@@ -452,14 +445,19 @@ func (p *parser) saPath() *field.Path {
 // arnRules is the role ARN shape a profile's roles must have, by the STS
 // endpoint that will assume them.
 type arnRules struct {
-	pattern *regexp.Regexp
-	form    string
+	peer bool // parseRoleARN's: any partition, the account optional
+	form string
 }
 
 var (
-	awsARNs  = arnRules{roleARNPattern, roleARNForm}
-	peerARNs = arnRules{peerRoleARNPattern, peerRoleARNForm}
+	awsARNs  = arnRules{false, roleARNForm}
+	peerARNs = arnRules{true, peerRoleARNForm}
 )
+
+// parse checks arn and returns its partition.
+func (r arnRules) parse(arn string) (partition string, ok bool) {
+	return parseRoleARN(arn, r.peer)
+}
 
 // arnRulesFor keeps AWS's strict form (which catches a mistyped partition or
 // account before the pod exists) unless the profile's STS endpoint is a
@@ -482,18 +480,17 @@ func arnRulesFor(stsEndpoint string) arnRules {
 }
 
 func (p *parser) roleARN(key, v string, rules arnRules) bool {
-	if !rules.pattern.MatchString(v) {
+	if _, ok := rules.parse(v); !ok {
 		p.invalid(key, v, rules.form)
 		return false
 	}
 	return true
 }
 
+// partition is arn's partition, or "" if it is not a role ARN.
 func (r arnRules) partition(arn string) string {
-	if m := r.pattern.FindStringSubmatch(arn); m != nil {
-		return m[1]
-	}
-	return ""
+	partition, _ := r.parse(arn)
+	return partition
 }
 
 // seconds parses whole seconds or a Go duration and checks [min, max].

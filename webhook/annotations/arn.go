@@ -1,0 +1,73 @@
+package annotations
+
+import "strings"
+
+// parseRoleARN checks a role ARN as IAM writes it and returns its
+// partition: arn:<partition>:iam::<12-digit account>:role/[<path>/]<name>,
+// the name 1–64 characters of [A-Za-z0-9_+=,.@-], the path "/…/" of
+// printable ASCII and at most 512 characters with its slashes. With peer
+// set (an STS endpoint outside AWS) the partition may be any
+// [a-z][a-z0-9-]{0,62} and the account may be empty, as in MinIO's
+// arn:minio:iam:::role/<id>; otherwise it is aws, aws-cn or aws-us-gov.
+//
+// Written out rather than as a regular expression: the path's bounded
+// repetition compiled into ~500 NFA states, and matching it was a tenth of
+// the webhook's CPU per admission. arn_test.go checks it against the
+// regular expressions it replaced.
+func parseRoleARN(s string, peer bool) (partition string, ok bool) {
+	rest, ok := strings.CutPrefix(s, "arn:")
+	if !ok {
+		return "", false
+	}
+	if partition, rest, ok = strings.Cut(rest, ":"); !ok {
+		return "", false
+	}
+	if peer {
+		ok = len(partition) >= 1 && len(partition) <= 63 && isLower(partition[0]) && allBytes(partition, isPartitionByte)
+	} else {
+		ok = partition == "aws" || partition == "aws-cn" || partition == "aws-us-gov"
+	}
+	if !ok {
+		return "", false
+	}
+	if rest, ok = strings.CutPrefix(rest, "iam::"); !ok {
+		return "", false
+	}
+	account, rest, ok := strings.Cut(rest, ":")
+	if !ok || !(len(account) == 12 && allBytes(account, isDigit) || peer && account == "") {
+		return "", false
+	}
+	if rest, ok = strings.CutPrefix(rest, "role/"); !ok {
+		return "", false
+	}
+	// A name has no slash: everything up to the last one is the path
+	// (after the leading "role/", which is its first slash).
+	path, name := "", rest
+	if i := strings.LastIndexByte(rest, '/'); i >= 0 {
+		path, name = rest[:i+1], rest[i+1:]
+	}
+	if len(path) > 511 || !allBytes(path, isPrintable) || len(name) < 1 || len(name) > 64 || !allBytes(name, isRoleNameByte) {
+		return "", false
+	}
+	return partition, true
+}
+
+func allBytes(s string, ok func(byte) bool) bool {
+	for i := 0; i < len(s); i++ {
+		if !ok(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isDigit(c byte) bool     { return '0' <= c && c <= '9' }
+func isLower(c byte) bool     { return 'a' <= c && c <= 'z' }
+func isPrintable(c byte) bool { return 0x21 <= c && c <= 0x7e }
+
+func isPartitionByte(c byte) bool { return isLower(c) || isDigit(c) || c == '-' }
+
+// isRoleNameByte: IAM's [\w+=,.@-].
+func isRoleNameByte(c byte) bool {
+	return isLower(c) || 'A' <= c && c <= 'Z' || isDigit(c) || strings.IndexByte("_+=,.@-", c) >= 0
+}

@@ -115,6 +115,9 @@ func (d *differ) value(m *typeMeta, a, b reflect.Value, elem bool) {
 		}
 		return
 	}
+	if shared(a, b) {
+		return
+	}
 	switch a.Kind() {
 	case reflect.Pointer:
 		switch {
@@ -136,6 +139,21 @@ func (d *differ) value(m *typeMeta, a, b reflect.Value, elem bool) {
 			d.set(b, elem)
 		}
 	}
+}
+
+// shared reports whether a and b are one and the same pointer, map or
+// slice (same address; for a slice also the same length): equal without a
+// walk. A typed mutation that copies only what it changes (as
+// inject.Mutate does) leaves most of its result shared with its input, and
+// the walk then visits only what was copied.
+func shared(a, b reflect.Value) bool {
+	switch a.Kind() {
+	case reflect.Pointer, reflect.Map:
+		return a.UnsafePointer() == b.UnsafePointer()
+	case reflect.Slice:
+		return a.Len() == b.Len() && a.IsNil() == b.IsNil() && a.UnsafePointer() == b.UnsafePointer()
+	}
+	return false
 }
 
 func (d *differ) structFields(info *typeMeta, a, b reflect.Value, elem bool) {

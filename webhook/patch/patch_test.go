@@ -2,6 +2,7 @@ package patch_test
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -206,4 +207,27 @@ func TestDiffRejectsMismatchedTypes(t *testing.T) {
 			t.Errorf("Diff(%T, %T) gave no error", args[0], args[1])
 		}
 	}
+}
+
+// A result that shares parts with its input, as inject.Mutate's does: the
+// shared parts give no operation, and a slice sharing its array but
+// shorter still gives its removal.
+func TestDiffOfSharedParts(t *testing.T) {
+	from := basePod()
+	to := *from
+	to.Annotations = maps.Clone(from.Annotations)
+	to.Annotations["rolechain.dev/status"] = "{}"
+	to.Spec.Containers = slices.Clone(from.Spec.Containers)
+	to.Spec.Containers[0].Env = append(slices.Clone(from.Spec.Containers[0].Env), corev1.EnvVar{Name: "X", Value: "1"})
+	to.Spec.Volumes = from.Spec.Volumes[:1]
+
+	want := []op{
+		{"add", "/metadata/annotations/rolechain.dev~1status"},
+		{"remove", "/spec/volumes/1"},
+		{"add", "/spec/containers/0/env/4"},
+	}
+	if diff := cmp.Diff(want, opsOf(t, from, &to)); diff != "" {
+		t.Errorf("operations (-want +got):\n%s", diff)
+	}
+	assertPatchTurns(t, from, &to)
 }

@@ -17,8 +17,9 @@ import (
 
 // FuzzMutate feeds arbitrary pods (as YAML; the golden inputs and outputs
 // are the seeds). For every pod the parser accepts, Mutate must not panic,
-// must leave its input alone, must be stable under a second pass, and must
-// produce a pod with exactly one sidecar and no duplicate mount path.
+// must leave its input alone (and a second pass the first one's output),
+// must be stable under a second pass, and must produce a pod with exactly
+// one sidecar and no duplicate mount path.
 func FuzzMutate(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.yaml")
 	for _, file := range files {
@@ -49,9 +50,15 @@ func FuzzMutate(f *testing.F) {
 		if !cmp.Equal(before, pod) {
 			t.Fatal("Mutate modified its input")
 		}
+		// The output shares parts with the input; a second pass must
+		// leave it alone too.
+		firstOut := out.DeepCopy()
 		again, _, err := in.Mutate(out, cfg)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if !cmp.Equal(firstOut, out) || !cmp.Equal(before, pod) {
+			t.Fatal("a second pass modified its input or the first pass's")
 		}
 		if diff := cmp.Diff(out, again); diff != "" {
 			t.Fatalf("second pass changed the pod:\n%s", diff)

@@ -184,6 +184,7 @@ func run(m *testing.M) int {
 func startWebhook(ctx context.Context, cfg *rest.Config, o *options.Options, m *metrics.Metrics, host string, port int, certDir string, extraHosts []string, extra ...func(manager.Manager)) error {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 app.Scheme(),
+		Cache:                  app.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		WebhookServer:          webhook.NewServer(webhook.Options{Host: host, Port: port, CertDir: certDir}),

@@ -40,7 +40,9 @@ const Path = "/mutate-v1-pod"
 // an http.Handler for the webhook server (ServeHTTP) and an
 // admission.Handler.
 type Handler struct {
-	// Cache reads ServiceAccounts from the manager's informer cache.
+	// Cache reads ServiceAccounts from the manager's informer cache. What
+	// it returns may be the cached object itself (app.CacheOptions): the
+	// handler only reads it.
 	Cache client.Reader
 	// API reads straight from the API server. A ServiceAccount created a
 	// moment before its pod may not be in the cache yet; a cache miss is

@@ -11,7 +11,9 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -75,6 +77,7 @@ func Run(ctx context.Context, o *options.Options) error {
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 Scheme(),
+		Cache:                  CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: o.MetricsBindAddress},
 		HealthProbeBindAddress: o.HealthProbeBindAddress,
 		PprofBindAddress:       pprofBindAddress,
@@ -96,6 +99,18 @@ func Scheme() *runtime.Scheme {
 		panic(err) // a programming error: the built-in types always register
 	}
 	return s
+}
+
+// CacheOptions are the options of the manager's cache, which holds the
+// metadata of every ServiceAccount and Namespace. The handler only reads
+// their annotations: a Get returns the cached object without copying it
+// (copying it, managed fields and all, was most of a lookup's cost), and
+// the managed fields, which nothing reads, are not kept.
+func CacheOptions() cache.Options {
+	return cache.Options{
+		DefaultTransform:             cache.TransformStripManagedFields(),
+		DefaultUnsafeDisableDeepCopy: ptr.To(true),
+	}
 }
 
 // Setup registers the admission handler, the health checks and (in

@@ -115,7 +115,7 @@ func TestEveryAnnotationCombinationPatchesTheSentPodIntoTheMutatedPod(t *testing
 	withSA := newHandler(fake.NewClientBuilder().WithScheme(scheme).WithObjects(sa).Build(), nil)
 	withoutSA := newHandler(nil, nil)
 	combinations := 1 << len(optionalAnnotations)
-	injected, removals := 0, 0
+	injected, removals, managedFields := 0, 0, 0
 	for mask := range combinations {
 		for n, native := range []bool{true, false} {
 			// Each EKS injection with a quarter of the combinations keeps
@@ -164,6 +164,10 @@ func TestEveryAnnotationCombinationPatchesTheSentPodIntoTheMutatedPod(t *testing
 				continue
 			}
 			injected++
+			if len(pod.ManagedFields) > 0 {
+				// The webhook does not decode them; the patch must keep them.
+				managedFields++
+			}
 			got := applyPatch(t, resp, podJSON)
 			if !jsonEqual(t, got, want) {
 				t.Fatalf("mask %b native=%v eks=%s: patched pod is not the typed mutation's output\nsent:  %s\npatch: %s\ngot:   %s\nwant:  %s", mask, native, injection.name, podJSON, resp.Patch, got, want)
@@ -178,9 +182,12 @@ func TestEveryAnnotationCombinationPatchesTheSentPodIntoTheMutatedPod(t *testing
 		}
 	}
 	cases := 2 * combinations
-	t.Logf("%d of %d cases injected (%d with removals of EKS's injections), the others denied by Parse", injected, cases, removals)
+	t.Logf("%d of %d cases injected (%d with removals of EKS's injections, %d with managed fields), the others denied by Parse", injected, cases, removals, managedFields)
 	if injected < cases/2 {
 		t.Fatalf("only %d of %d cases were injected: the test pods are mostly denied, and prove little", injected, cases)
+	}
+	if managedFields < injected/8 {
+		t.Fatalf("only %d of %d injected pods had managed fields: the patch's keeping them is barely exercised", managedFields, injected)
 	}
 	if removals < combinations/4 {
 		t.Fatalf("only %d cases removed something EKS injected: the patch's remove operations are barely exercised", removals)

@@ -1,6 +1,10 @@
 package annotations
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+)
 
 // parseRoleARN checks a role ARN as IAM writes it and returns its
 // partition: arn:<partition>:iam::<12-digit account>:role/[<path>/]<name>,
@@ -10,34 +14,25 @@ import "strings"
 // [a-z][a-z0-9-]{0,62} and the account may be empty, as in MinIO's
 // arn:minio:iam:::role/<id>; otherwise it is aws, aws-cn or aws-us-gov.
 //
-// Written out rather than as a regular expression: the path's bounded
-// repetition compiled into ~500 NFA states, and matching it was a tenth of
-// the webhook's CPU per admission. arn_test.go checks it against the
-// regular expressions it replaced.
+// The SDK's arn.Parse splits it; the rules are checked here rather than
+// with a regular expression, whose bounded path repetition compiled into
+// ~500 NFA states: matching it was a tenth of the webhook's CPU per
+// admission. arn_test.go checks this against the expressions it replaced.
 func parseRoleARN(s string, peer bool) (partition string, ok bool) {
-	rest, ok := strings.CutPrefix(s, "arn:")
-	if !ok {
-		return "", false
-	}
-	if partition, rest, ok = strings.Cut(rest, ":"); !ok {
+	a, err := arn.Parse(s)
+	if err != nil || a.Service != "iam" || a.Region != "" {
 		return "", false
 	}
 	if peer {
-		ok = len(partition) >= 1 && len(partition) <= 63 && isLower(partition[0]) && allBytes(partition, isPartitionByte)
+		ok = len(a.Partition) >= 1 && len(a.Partition) <= 63 && isLower(a.Partition[0]) && allBytes(a.Partition, isPartitionByte)
 	} else {
-		ok = partition == "aws" || partition == "aws-cn" || partition == "aws-us-gov"
+		ok = a.Partition == "aws" || a.Partition == "aws-cn" || a.Partition == "aws-us-gov"
 	}
+	if !ok || !(len(a.AccountID) == 12 && allBytes(a.AccountID, isDigit) || peer && a.AccountID == "") {
+		return "", false
+	}
+	rest, ok := strings.CutPrefix(a.Resource, "role/")
 	if !ok {
-		return "", false
-	}
-	if rest, ok = strings.CutPrefix(rest, "iam::"); !ok {
-		return "", false
-	}
-	account, rest, ok := strings.Cut(rest, ":")
-	if !ok || !(len(account) == 12 && allBytes(account, isDigit) || peer && account == "") {
-		return "", false
-	}
-	if rest, ok = strings.CutPrefix(rest, "role/"); !ok {
 		return "", false
 	}
 	// A name has no slash: everything up to the last one is the path
@@ -49,7 +44,7 @@ func parseRoleARN(s string, peer bool) (partition string, ok bool) {
 	if len(path) > 511 || !allBytes(path, isPrintable) || len(name) < 1 || len(name) > 64 || !allBytes(name, isRoleNameByte) {
 		return "", false
 	}
-	return partition, true
+	return a.Partition, true
 }
 
 func allBytes(s string, ok func(byte) bool) bool {

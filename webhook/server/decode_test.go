@@ -1,0 +1,122 @@
+package server
+
+import (
+	"encoding/json"
+	"os"
+	"reflect"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kjson "sigs.k8s.io/json"
+
+	"github.com/rolechain/rolechain/test/ekswebhook/mutation"
+)
+
+// apiServerDecode decodes body as kube-apiserver's own decoder does
+// (sigs.k8s.io/json: encoding/json, case-sensitive): the oracle of the
+// webhook's encoding/json/v2 decoding.
+func apiServerDecode(body []byte) (*podReview, error) {
+	review := &podReview{}
+	return review, kjson.UnmarshalCaseSensitivePreserveInts(body, review)
+}
+
+// checkDecodesAsTheAPIServer fails unless decodeReview and the API
+// server's decoder agree on body: both refuse it, or both decode the same
+// review and pod.
+func checkDecodesAsTheAPIServer(t *testing.T, body []byte) {
+	t.Helper()
+	want, wantErr := apiServerDecode(body)
+	got := &podReview{}
+	req, pod, err := decodeReview(body, got)
+	if wantErr != nil {
+		// The API server's decoder refuses it as a pod review; the
+		// webhook's answer is then its own (a raw review or an error),
+		// but it must not be a pod.
+		if err == nil && pod != nil {
+			t.Fatalf("decoded a pod from a review sigs.k8s.io/json refuses (%v): %s", wantErr, body)
+		}
+		return
+	}
+	if want.Request == nil {
+		if err == nil {
+			t.Fatalf("no error for a review without a request: %s", body)
+		}
+		return
+	}
+	if err != nil || pod == nil {
+		t.Fatalf("sigs.k8s.io/json decodes %s\nbut decodeReview: pod %v, %v", body, pod, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("decoders disagree on %s\nv2:               %+v\nsigs.k8s.io/json: %+v", body, got.Request, want.Request)
+	}
+	if !reflect.DeepEqual(req.AdmissionRequest, want.Request.AdmissionRequest) || !reflect.DeepEqual(pod, want.Request.Object.pod()) {
+		t.Fatalf("decodeReview returned other than it decoded: %+v", req)
+	}
+}
+
+// TestDecodeReviewAsTheAPIServer holds the encoding/json/v2 decoding to
+// kube-apiserver's decoder on the review kube-apiserver sent for a
+// Deployment's pod, on random pods with every field filled somewhere
+// (also as EKS's webhook leaves them), and on JSON where the two
+// libraries' defaults differ.
+func TestDecodeReviewAsTheAPIServer(t *testing.T) {
+	captured, err := os.ReadFile("testdata/deployment-pod.review.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDecodesAsTheAPIServer(t, captured)
+	if r, _ := apiServerDecode(captured); r.Request == nil || len(r.Request.Object.Spec.Containers) == 0 {
+		t.Fatal("the captured review decodes to no pod: the comparison proves nothing")
+	}
+
+	eksSA := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "team-a", Annotations: map[string]string{"eks.amazonaws.com/role-arn": irsa}}}
+	for seed := range int64(300) {
+		pod := randomPod(seed)
+		if seed%3 == 0 {
+			pod, _ = mutation.Mutate(pod, eksSA, mutation.Defaults())
+		}
+		podJSON, err := json.Marshal(pod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkDecodesAsTheAPIServer(t, reviewOf(t, podJSON))
+	}
+
+	for name, body := range map[string]string{
+		// v1 keeps the last of repeated names, v2 refuses them by default.
+		"repeated names": `{"apiVersion":"admission.k8s.io/v1","request":{"uid":"a","uid":"b","object":{"metadata":{"name":"x","name":"y"},"spec":{"containers":[{"name":"c"}],"containers":[{"name":"d"}]}}}}`,
+		// v1 replaces invalid UTF-8 with U+FFFD, v2 refuses it by default.
+		"invalid UTF-8": "{\"request\":{\"uid\":\"a\",\"object\":{\"metadata\":{\"annotations\":{\"k\":\"\xff\xfe\"}}}}}",
+		"lone surrogate": `{"request":{"uid":"a","object":{"metadata":{"annotations":{"k":"\ud800"}}}}}`,
+		// Both match names case-sensitively, as kube-apiserver does.
+		"other case":      `{"request":{"UID":"a","object":{"Metadata":{"name":"x"},"spec":{"Containers":[{"name":"c"}]}}}}`,
+		"unknown names":   `{"request":{"uid":"a","extra":1,"object":{"spec":{"notAField":{"a":[1]}}}}}`,
+		"null object":     `{"request":{"uid":"a","object":null}}`,
+		"managed fields":  `{"request":{"uid":"a","object":{"metadata":{"name":"x","managedFields":[{"manager":"m","fieldsV1":{"f:a":{}}}]}}}}`,
+		"no request":      `{"apiVersion":"admission.k8s.io/v1"}`,
+		"not a pod":       `{"request":{"uid":"a","object":{"spec":"a string"}}}`,
+		"trailing data":   `{"request":{"uid":"a"}} {}`,
+		"number for name": `{"request":{"uid":"a","object":{"metadata":{"name":1}}}}`,
+	} {
+		t.Run(name, func(t *testing.T) { checkDecodesAsTheAPIServer(t, []byte(body)) })
+	}
+}
+
+// FuzzDecodeReview: on any input, the webhook's decoding of a pod review
+// agrees with kube-apiserver's decoder.
+func FuzzDecodeReview(f *testing.F) {
+	captured, err := os.ReadFile("testdata/deployment-pod.review.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(captured)
+	for seed := range int64(8) {
+		podJSON, err := json.Marshal(randomPod(seed))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(reviewOf(f, podJSON))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) { checkDecodesAsTheAPIServer(t, body) })
+}

@@ -3,24 +3,27 @@ package patch
 import (
 	"bytes"
 	"encoding/json"
-	"sync"
 	"unicode/utf8"
 
 	"gomodules.xyz/jsonpatch/v2"
 )
 
 // Marshal encodes ops as a JSON Patch document, as json.Marshal(ops)
+// would (see Encode).
+func Marshal(ops []jsonpatch.Operation) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := Encode(&buf, ops); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Encode appends ops to buf as a JSON Patch document, as json.Marshal(ops)
 // would, in one buffer: jsonpatch.Operation's MarshalJSON encodes every
 // value on its own, and encoding/json then re-scans each result to
-// compact it.
-func Marshal(ops []jsonpatch.Operation) ([]byte, error) {
-	buf := buffers.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= 64<<10 {
-			buf.Reset()
-			buffers.Put(buf)
-		}
-	}()
+// compact it. The server encodes into a buffer it reuses: a patch is a
+// few KiB, and a fresh one per admission was much of its garbage.
+func Encode(buf *bytes.Buffer, ops []jsonpatch.Operation) error {
 	enc := json.NewEncoder(buf)
 	buf.WriteByte('[')
 	for i, o := range ops {
@@ -35,7 +38,7 @@ func Marshal(ops []jsonpatch.Operation) ([]byte, error) {
 		case o.Value != nil:
 			buf.WriteString(`,"value":`)
 			if err := enc.Encode(o.Value); err != nil {
-				return nil, err
+				return err
 			}
 			buf.Truncate(buf.Len() - 1) // Encode's newline
 		case o.Operation == "add" || o.Operation == "replace":
@@ -44,12 +47,8 @@ func Marshal(ops []jsonpatch.Operation) ([]byte, error) {
 		buf.WriteByte('}')
 	}
 	buf.WriteByte(']')
-	return bytes.Clone(buf.Bytes()), nil
+	return nil
 }
-
-// buffers keep Marshal's working buffers between calls: a patch is a few
-// KiB, and growing a fresh buffer to that size was most of its garbage.
-var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // writeString writes s as a JSON string: directly when it is printable
 // ASCII without quotes or backslashes (every path this package builds

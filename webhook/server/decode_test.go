@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"reflect"
@@ -87,7 +88,7 @@ func TestDecodeReviewAsTheAPIServer(t *testing.T) {
 		// v1 keeps the last of repeated names, v2 refuses them by default.
 		"repeated names": `{"apiVersion":"admission.k8s.io/v1","request":{"uid":"a","uid":"b","object":{"metadata":{"name":"x","name":"y"},"spec":{"containers":[{"name":"c"}],"containers":[{"name":"d"}]}}}}`,
 		// v1 replaces invalid UTF-8 with U+FFFD, v2 refuses it by default.
-		"invalid UTF-8": "{\"request\":{\"uid\":\"a\",\"object\":{\"metadata\":{\"annotations\":{\"k\":\"\xff\xfe\"}}}}}",
+		"invalid UTF-8":  "{\"request\":{\"uid\":\"a\",\"object\":{\"metadata\":{\"annotations\":{\"k\":\"\xff\xfe\"}}}}}",
 		"lone surrogate": `{"request":{"uid":"a","object":{"metadata":{"annotations":{"k":"\ud800"}}}}}`,
 		// Both match names case-sensitively, as kube-apiserver does.
 		"other case":      `{"request":{"UID":"a","object":{"Metadata":{"name":"x"},"spec":{"Containers":[{"name":"c"}]}}}}`,
@@ -119,4 +120,46 @@ func FuzzDecodeReview(f *testing.F) {
 		f.Add(reviewOf(f, podJSON))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) { checkDecodesAsTheAPIServer(t, body) })
+}
+
+// TestDecodedReviewOwnsItsMemory: the server reads each body into a buffer
+// it reuses for the next admission, so nothing decodeReview returns may
+// point into the body. Overwriting the body after decoding must leave the
+// decoded review, pod and raw objects as they were.
+func TestDecodedReviewOwnsItsMemory(t *testing.T) {
+	captured, err := os.ReadFile("testdata/deployment-pod.review.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	podJSON, err := json.Marshal(randomPod(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string][]byte{
+		"captured pod": captured,
+		"random pod":   reviewOf(t, podJSON),
+		// Decoded with the object left raw (the fallback for an object
+		// that does not fit a Pod), and with options and an old object.
+		"raw object": []byte(`{"request":{"uid":"a","object":{"spec":"a string"},"oldObject":{"a":1},"options":{"kind":"CreateOptions"}}}`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			want := &podReview{}
+			wantReq, wantPod, wantErr := decodeReview(bytes.Clone(body), want)
+			got := &podReview{}
+			scribbled := bytes.Clone(body)
+			req, pod, err := decodeReview(scribbled, got)
+			if (err == nil) != (wantErr == nil) {
+				t.Fatalf("errors %v and %v", err, wantErr)
+			}
+			for i := range scribbled {
+				scribbled[i] = 'x'
+			}
+			if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(req, wantReq) || !reflect.DeepEqual(pod, wantPod) {
+				t.Fatalf("overwriting the body changed what was decoded from it:\n%+v\nwant %+v", req, wantReq)
+			}
+			if len(req.Object.Raw)+len(req.OldObject.Raw)+len(req.Options.Raw) == 0 && pod == nil {
+				t.Fatal("nothing decoded: the check proves nothing")
+			}
+		})
+	}
 }

@@ -140,8 +140,8 @@ type EKSStatus struct {
 // the containers rolechain serves and into its sidecar is removed (see
 // package eks and README "On EKS"), whichever webhook ran first. The input
 // pod is not modified, and the returned pod shares with it every part
-// that Mutate leaves as it was (see copyForMutation): treat both as
-// read-only.
+// that Mutate leaves as it was (see copyForMutation), and with cfg the
+// sidecar's resource lists: treat all three as read-only.
 func (in Injector) Mutate(pod *corev1.Pod, cfg annotations.Config) (*corev1.Pod, Status, error) {
 	out := copyForMutation(pod)
 	spec := &out.Spec
@@ -433,21 +433,33 @@ func (s EKSStatus) empty() bool {
 func copyForMutation(pod *corev1.Pod) *corev1.Pod {
 	out := *pod
 	out.Annotations = maps.Clone(pod.Annotations)
-	out.Spec.Volumes = slices.Clone(pod.Spec.Volumes)
-	out.Spec.InitContainers = cloneContainers(pod.Spec.InitContainers)
-	out.Spec.Containers = cloneContainers(pod.Spec.Containers)
+	// Room for the two volumes, two init containers and one container
+	// Mutate may add: Volume and Container are large structs, and growing
+	// a list on its first append copied it again.
+	out.Spec.Volumes = cloneWithRoom(pod.Spec.Volumes, 2)
+	out.Spec.InitContainers = cloneContainers(pod.Spec.InitContainers, 2)
+	out.Spec.Containers = cloneContainers(pod.Spec.Containers, 1)
 	return &out
 }
 
-// cloneContainers copies the list and each container's env and mounts
-// (nil stays nil, so that an absent list stays absent).
-func cloneContainers(list []corev1.Container) []corev1.Container {
-	out := slices.Clone(list)
+// cloneContainers copies the list, with room for n more, and each
+// container's env and mounts.
+func cloneContainers(list []corev1.Container, n int) []corev1.Container {
+	out := cloneWithRoom(list, n)
 	for i := range out {
 		out[i].Env = slices.Clone(out[i].Env)
 		out[i].VolumeMounts = slices.Clone(out[i].VolumeMounts)
 	}
 	return out
+}
+
+// cloneWithRoom copies list into a slice with room for n more items. nil
+// stays nil, so that an absent list stays absent.
+func cloneWithRoom[T any](list []T, n int) []T {
+	if list == nil {
+		return nil
+	}
+	return append(make([]T, 0, len(list)+n), list...)
 }
 
 func ensureVolume(spec *corev1.PodSpec, v corev1.Volume) {
@@ -621,8 +633,10 @@ func (in Injector) sidecar(cfg annotations.Config) (corev1.Container, error) {
 		ImagePullPolicy: in.PullPolicy,
 		Command:         []string{SidecarCommand},
 		Env:             env,
-		Resources:       *cfg.Resources.DeepCopy(),
-		VolumeMounts:    mounts,
+		// Shared with cfg, not copied: Parse builds them for this
+		// admission alone, and a copy was a twentieth of its garbage.
+		Resources:    cfg.Resources,
+		VolumeMounts: mounts,
 		// The kubelet starts the next container only once this succeeds:
 		// every profile's credentials are on disk.
 		StartupProbe:             probe(1, StartupFailureThreshold),

@@ -124,15 +124,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Encoded whole and sent with its length: one write, not a chunked
 	// response in 4 KiB pieces.
-	buf := respBuf
-	if err := json.NewEncoder(buf).Encode(ar); err != nil {
+	if err := json.NewEncoder(respBuf).Encode(ar); err != nil {
 		logf.FromContext(r.Context()).Error(err, "encoding the admission response")
 		http.Error(w, "encoding the admission response", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	if _, err := w.Write(buf.Bytes()); err != nil {
+	w.Header().Set("Content-Length", strconv.Itoa(respBuf.Len()))
+	if _, err := w.Write(respBuf.Bytes()); err != nil {
 		logf.FromContext(r.Context()).Error(err, "writing the admission response")
 	}
 }

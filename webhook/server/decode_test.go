@@ -91,14 +91,21 @@ func TestDecodeReviewAsTheAPIServer(t *testing.T) {
 		"invalid UTF-8":  "{\"request\":{\"uid\":\"a\",\"object\":{\"metadata\":{\"annotations\":{\"k\":\"\xff\xfe\"}}}}}",
 		"lone surrogate": `{"request":{"uid":"a","object":{"metadata":{"annotations":{"k":"\ud800"}}}}}`,
 		// Both match names case-sensitively, as kube-apiserver does.
-		"other case":      `{"request":{"UID":"a","object":{"Metadata":{"name":"x"},"spec":{"Containers":[{"name":"c"}]}}}}`,
-		"unknown names":   `{"request":{"uid":"a","extra":1,"object":{"spec":{"notAField":{"a":[1]}}}}}`,
-		"null object":     `{"request":{"uid":"a","object":null}}`,
-		"managed fields":  `{"request":{"uid":"a","object":{"metadata":{"name":"x","managedFields":[{"manager":"m","fieldsV1":{"f:a":{}}}]}}}}`,
-		"no request":      `{"apiVersion":"admission.k8s.io/v1"}`,
-		"not a pod":       `{"request":{"uid":"a","object":{"spec":"a string"}}}`,
-		"trailing data":   `{"request":{"uid":"a"}} {}`,
-		"number for name": `{"request":{"uid":"a","object":{"metadata":{"name":1}}}}`,
+		"other case":     `{"request":{"UID":"a","object":{"Metadata":{"name":"x"},"spec":{"Containers":[{"name":"c"}]}}}}`,
+		"unknown names":  `{"request":{"uid":"a","extra":1,"object":{"spec":{"notAField":{"a":[1]}}}}}`,
+		"null object":    `{"request":{"uid":"a","object":null}}`,
+		"managed fields": `{"request":{"uid":"a","object":{"metadata":{"name":"x","managedFields":[{"manager":"m","fieldsV1":{"f:a":{}}}]}}}}`,
+		"no request":     `{"apiVersion":"admission.k8s.io/v1"}`,
+		"not a pod":      `{"request":{"uid":"a","object":{"spec":"a string"}}}`,
+		"trailing data":  `{"request":{"uid":"a"}} {}`,
+		// Integers written as a float or an exponent: both refuse them.
+		"exponent for an integer": `{"request":{"uid":"a","object":{"spec":{"terminationGracePeriodSeconds":1e2}}}}`,
+		"fraction for a port":     `{"request":{"uid":"a","object":{"spec":{"containers":[{"name":"c","ports":[{"containerPort":80.5}]}]}}}}`,
+		// null and empty lists and maps stay as they are (nil against
+		// empty matters to the patch).
+		"null and empty":   `{"request":{"uid":"a","object":{"metadata":{"labels":null,"annotations":{}},"spec":{"containers":null,"volumes":[]}}}}`,
+		"repeated map key": `{"request":{"uid":"a","object":{"spec":{"nodeSelector":{"a":"b","a":"c"}}}}}`,
+		"number for name":  `{"request":{"uid":"a","object":{"metadata":{"name":1}}}}`,
 	} {
 		t.Run(name, func(t *testing.T) { checkDecodesAsTheAPIServer(t, []byte(body)) })
 	}

@@ -8,21 +8,12 @@ import (
 	"gomodules.xyz/jsonpatch/v2"
 )
 
-// Marshal encodes ops as a JSON Patch document, as json.Marshal(ops)
-// would (see Encode).
-func Marshal(ops []jsonpatch.Operation) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := Encode(&buf, ops); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
 // Encode appends ops to buf as a JSON Patch document, as json.Marshal(ops)
 // would, in one buffer: jsonpatch.Operation's MarshalJSON encodes every
 // value on its own, and encoding/json then re-scans each result to
 // compact it. The server encodes into a buffer it reuses: a patch is a
-// few KiB, and a fresh one per admission was much of its garbage.
+// few KiB, and a fresh one per admission was much of its garbage. After
+// an error buf holds part of a document.
 func Encode(buf *bytes.Buffer, ops []jsonpatch.Operation) error {
 	enc := json.NewEncoder(buf)
 	buf.WriteByte('[')

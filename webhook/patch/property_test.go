@@ -195,12 +195,13 @@ func apply(t *testing.T, from, to any, doc []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pj, err := patch.Marshal(ops)
-	if err != nil {
+	var buf bytes.Buffer
+	if err := patch.Encode(&buf, ops); err != nil {
 		t.Fatal(err)
 	}
+	pj := buf.Bytes()
 	if std, err := json.Marshal(ops); len(ops) > 0 && (err != nil || !jsonEqual(t, pj, std)) {
-		t.Fatalf("patch.Marshal gave %s, json.Marshal %s (%v)", pj, std, err)
+		t.Fatalf("patch.Encode gave %s, json.Marshal %s (%v)", pj, std, err)
 	}
 	p, err := jsonpatch4.DecodePatch(pj)
 	if err != nil {

@@ -48,10 +48,11 @@ func checkDecodesAsTheAPIServer(t *testing.T, body []byte) {
 	if err != nil || pod == nil {
 		t.Fatalf("sigs.k8s.io/json decodes %s\nbut decodeReview: pod %v, %v", body, pod, err)
 	}
+	wantPod := want.Request.Object.pod()
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("decoders disagree on %s\nv2:               %+v\nsigs.k8s.io/json: %+v", body, got.Request, want.Request)
 	}
-	if !reflect.DeepEqual(req.AdmissionRequest, want.Request.AdmissionRequest) || !reflect.DeepEqual(pod, want.Request.Object.pod()) {
+	if !reflect.DeepEqual(req.AdmissionRequest, want.Request.AdmissionRequest) || !reflect.DeepEqual(pod, wantPod) {
 		t.Fatalf("decodeReview returned other than it decoded: %+v", req)
 	}
 }

@@ -47,16 +47,15 @@ type podRequest struct {
 // bytes as kube-apiserver sends it, with their timestamps and raw field
 // sets) cost CPU and garbage on every admission. The patch is computed
 // from pods without them on both sides, so it never touches them: the
-// API server's object keeps its own.
+// API server's object keeps its own. The metadata goes into Metadata,
+// which shadows the Pod's own at a shallower depth (encoding/json's rule,
+// and v2's); pod moves it into the Pod.
 type podObject struct {
-	metav1.TypeMeta `json:",inline"`
-	Metadata        podMetadata      `json:"metadata"`
-	Spec            corev1.PodSpec   `json:"spec"`
-	Status          corev1.PodStatus `json:"status"`
+	corev1.Pod `json:",inline"`
+	Metadata   podMetadata `json:"metadata"`
 }
 
-// podMetadata is ObjectMeta with its managedFields shadowed by a field of
-// the same name at a shallower depth, which encoding/json prefers.
+// podMetadata is ObjectMeta with its managedFields shadowed the same way.
 type podMetadata struct {
 	metav1.ObjectMeta `json:",inline"`
 	ManagedFields     skipJSON `json:"managedFields"`
@@ -67,9 +66,11 @@ type skipJSON struct{}
 
 func (*skipJSON) UnmarshalJSON([]byte) error { return nil }
 
-// pod returns the decoded pod; it shares its contents with o.
+// pod returns the decoded pod, which lives in o: one object fewer per
+// admission than a Pod copied out of it.
 func (o *podObject) pod() *corev1.Pod {
-	return &corev1.Pod{TypeMeta: o.TypeMeta, ObjectMeta: o.Metadata.ObjectMeta, Spec: o.Spec, Status: o.Status}
+	o.Pod.ObjectMeta, o.Metadata.ObjectMeta = o.Metadata.ObjectMeta, metav1.ObjectMeta{}
+	return &o.Pod
 }
 
 // ServeHTTP serves AdmissionReviews (v1, and v1beta1, which has the same

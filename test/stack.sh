@@ -23,6 +23,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 stack_t0=$(date +%s)
 step() { printf '\n==> [%4ss] %s\n' "$(($(date +%s) - stack_t0))" "$*"; }
+# shellcheck source=lib/rollout.sh
+. test/lib/rollout.sh
 
 e2e=
 case "${1:-} ${2:-}" in
@@ -120,6 +122,7 @@ if [[ -n $e2e ]]; then
     --set sidecar.image.repository=localhost/rolechain/sidecar --set sidecar.image.tag=dev \
     --set sidecar.image.pullPolicy=Never --set sidecar.defaultRegion="$REGION" \
     --wait --timeout 5m
+  webhook_rolled_out
 else
   step "kubectl apply -k manifests/overlays/self-managed, with the local images"
   # An overlay of the generated manifests, as a user would write one: the
@@ -144,14 +147,14 @@ patches:
       - {op: add, path: /spec/template/spec/containers/0/args/-, value: --default-region=$REGION}
 YAML
   "$KUBECTL" apply -k .cache/install | sed 's/^/   /'
-  "$KUBECTL" -n rolechain-system rollout status deployment/rolechain --timeout 5m
+  webhook_rolled_out
 fi
 # On a cluster kept from an earlier run the tag "dev" now names the images
 # just imported, but the Deployment's spec is unchanged, so its pods would
 # keep serving the old webhook: restart them onto the new image.
 if [[ $existed == 1 ]]; then
   "$KUBECTL" -n rolechain-system rollout restart deployment/rolechain
-  "$KUBECTL" -n rolechain-system rollout status deployment/rolechain --timeout 5m
+  webhook_rolled_out
 fi
 
 # The API server calls the webhook through its ClusterIP; kube-proxy may not

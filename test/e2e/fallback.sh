@@ -12,13 +12,15 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HELM=${HELM:-helm}
 KUBECTL=${KUBECTL:-kubectl}
 step() { printf '\n==> %s\n' "$*"; }
+# shellcheck source=../lib/rollout.sh
+. "$ROOT/test/lib/rollout.sh"
 
 # mode true|false: the webhook's --native-sidecars, rolled out completely
 # (no replica of the other mode left to answer an admission).
 mode() {
   "$HELM" upgrade rolechain "$ROOT/charts/rolechain" --namespace rolechain-system --reuse-values \
     --set sidecar.nativeSidecars="$1" --wait --timeout 5m >/dev/null
-  "$KUBECTL" -n rolechain-system rollout status deployment/rolechain --timeout 5m
+  webhook_rolled_out
 }
 restore() {
   rc=$?

@@ -55,6 +55,9 @@ func checkDecodesAsTheAPIServer(t *testing.T, body []byte) {
 	if !reflect.DeepEqual(req.AdmissionRequest, want.Request.AdmissionRequest) || !reflect.DeepEqual(pod, wantPod) {
 		t.Fatalf("decodeReview returned other than it decoded: %+v", req)
 	}
+	if again := got.Request.Object.pod(); again != pod || !reflect.DeepEqual(again, wantPod) {
+		t.Fatalf("a second pod() changed the pod: %+v", again.ObjectMeta)
+	}
 }
 
 // TestDecodeReviewAsTheAPIServer holds the encoding/json/v2 decoding to

@@ -67,9 +67,10 @@ type skipJSON struct{}
 func (*skipJSON) UnmarshalJSON([]byte) error { return nil }
 
 // pod returns the decoded pod, which lives in o: one object fewer per
-// admission than a Pod copied out of it.
+// admission than a Pod copied out of it. It sets the Pod's metadata from
+// Metadata each time, so calling it again returns the same pod.
 func (o *podObject) pod() *corev1.Pod {
-	o.Pod.ObjectMeta, o.Metadata.ObjectMeta = o.Metadata.ObjectMeta, metav1.ObjectMeta{}
+	o.Pod.ObjectMeta = o.Metadata.ObjectMeta
 	return &o.Pod
 }
 

@@ -697,12 +697,23 @@ func TestAHangingRefreshDoesNotKeepCredentialsPastTheirWithdrawal(t *testing.T) 
 	if want := withdrawAt.Add(refresh.Backoff(1, 0.5)); !retry.at.Equal(want) {
 		t.Fatalf("retry at %s, want %s", retry.at, want)
 	}
-	if n := len(f.srv.Calls()); n != 3 {
+	// The fake STS records the hanging call when it sees the client give
+	// up, on its own goroutine: after the loop has moved on, not before.
+	if n := settledCalls(f.srv, 3); n != 3 {
 		t.Fatalf("%d STS calls, want 2 + the hanging one", n)
 	}
 	if logs := f.logs.String(); !strings.Contains(logs, `"reason":"timeout"`) || !strings.Contains(logs, "removed them") {
 		t.Fatalf("logs:\n%s", logs)
 	}
+}
+
+// settledCalls returns how many calls srv has recorded once it holds at
+// least want, or after 10 s if it never does.
+func settledCalls(srv *ststest.Server, want int) int {
+	for deadline := time.Now().Add(10 * time.Second); len(srv.Calls()) < want && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	return len(srv.Calls())
 }
 
 // failingSink fails Publish while fail is set, and counts attempts.

@@ -49,7 +49,7 @@ type podRequest struct {
 // from pods without them on both sides, so it never touches them: the
 // API server's object keeps its own. The metadata goes into Metadata,
 // which shadows the Pod's own at a shallower depth (encoding/json's rule,
-// and v2's); pod moves it into the Pod.
+// and v2's); pod copies it into the Pod.
 type podObject struct {
 	corev1.Pod `json:",inline"`
 	Metadata   podMetadata `json:"metadata"`

@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/internal/contract"
 )
 
 // Sources of the credentials that start a chain (--source).
@@ -23,7 +23,7 @@ const (
 	SourceStatic       = "static"
 	// SourcePodIdentity starts from EKS Pod Identity's credentials, read
 	// from the container-credentials variables EKS's webhook sets.
-	SourcePodIdentity = profile.SourcePodIdentity
+	SourcePodIdentity = contract.SourcePodIdentity
 )
 
 // The container-credentials variables of the SDKs, which EKS's webhook sets
@@ -95,10 +95,10 @@ type Config struct {
 // New returns a Config holding the defaults.
 func New() *Config {
 	return &Config{
-		Profile:   profile.DefaultProfileName,
+		Profile:   contract.DefaultProfileName,
 		Source:    SourceWebIdentity,
-		TokenFile: profile.TokenFile,
-		OutputDir: profile.OutputDir,
+		TokenFile: contract.TokenFile,
+		OutputDir: contract.OutputDir,
 		FileMode:  0o644,
 		FileGroup: -1,
 		fromEnv:   map[string]string{},
@@ -119,8 +119,8 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Region, "region", "", "single profile: region of the STS endpoint and of the config file (default: us-east-1, cn-north-1 or us-gov-west-1 by the role ARN's partition)")
 	fs.StringVar(&c.STSEndpoint, "sts-endpoint", "", "single profile: STS endpoint URL replacing the regional one (http or https; no user info, query or fragment)")
 	fs.BoolVar(&c.SessionTags, "session-tags", false, "single profile: tag every sts:AssumeRole hop with kubernetes-namespace, kubernetes-pod and kubernetes-service-account (from ROLECHAIN_POD_NAMESPACE, ROLECHAIN_POD_NAME, ROLECHAIN_SERVICE_ACCOUNT)")
-	fs.StringVar(&c.SessionPolicy, "session-policy", "", fmt.Sprintf("single profile: inline IAM policy (JSON) sent as the session policy (Policy) of the target hop only: the credentials get the intersection of the target role's permissions and this policy (at most %d characters, as STS counts them)", profile.MaxSessionPolicyChars))
-	fs.StringSliceVar(&c.SessionPolicyARNs, "session-policy-arns", nil, fmt.Sprintf("single profile: managed policy ARNs sent as session policies (PolicyArns) of the target hop only, in the target's partition; at most %d, repeatable or comma-separated", profile.MaxSessionPolicyARNs))
+	fs.StringVar(&c.SessionPolicy, "session-policy", "", fmt.Sprintf("single profile: inline IAM policy (JSON) sent as the session policy (Policy) of the target hop only: the credentials get the intersection of the target role's permissions and this policy (at most %d characters, as STS counts them)", contract.MaxSessionPolicyChars))
+	fs.StringSliceVar(&c.SessionPolicyARNs, "session-policy-arns", nil, fmt.Sprintf("single profile: managed policy ARNs sent as session policies (PolicyArns) of the target hop only, in the target's partition; at most %d, repeatable or comma-separated", contract.MaxSessionPolicyARNs))
 
 	fs.StringVar(&c.Source, "source", c.Source, "credentials that start each chain: web-identity (the token file), default-chain (the AWS SDK default chain), static (key files in --static-credentials-dir) or pod-identity (EKS Pod Identity: the endpoint in "+EnvContainerCredentialsFullURI+" with the token in "+EnvContainerAuthorizationTokenFile+", as EKS's webhook sets them); with all but web-identity every role is assumed with sts:AssumeRole")
 	fs.StringVar(&c.TokenFile, "token-file", c.TokenFile, "projected service-account token, re-read before every AssumeRoleWithWebIdentity (--source web-identity)")
@@ -137,7 +137,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.ExitWhenReady, "exit-when-ready", false, "run as without --once (same files in --output-dir, retries, logs, metrics) but exit 0 as soon as every profile's credentials have been written once; for an init container ahead of the regular sidecar (the webhook's --native-sidecars=false mode); not with --once")
 
 	fs.DurationVar(&c.RefreshInterval, "refresh-interval", 0, "longest time between two successful refreshes of every profile, a Go duration such as 30s (0: off, else 10s–12h): each refresh is scheduled at the earlier of the lifetime-based point (about half the session, never later than 5 min before expiry) and this interval less up to 10% jitter; rotates credentials on disk more often than half the session duration")
-	fs.IntVar(&c.CredentialsEndpointPort, "credentials-endpoint-port", 0, fmt.Sprintf("serve the container-credentials endpoint on 127.0.0.1:PORT at /v1/credentials/<profile>, authorized by the token in <output-dir>/endpoint-token (0: off; the webhook uses %d)", profile.DefaultCredentialsEndpointPort))
+	fs.IntVar(&c.CredentialsEndpointPort, "credentials-endpoint-port", 0, fmt.Sprintf("serve the container-credentials endpoint on 127.0.0.1:PORT at /v1/credentials/<profile>, authorized by the token in <output-dir>/endpoint-token (0: off; the webhook uses %d)", contract.DefaultCredentialsEndpointPort))
 	fs.IntVar(&c.MetricsPort, "metrics-port", 0, "serve Prometheus metrics on :PORT/metrics (0: off)")
 }
 
@@ -172,9 +172,9 @@ func (c *Config) ApplyEnv(fs *pflag.FlagSet, lookup func(string) (string, bool))
 		c.fromEnv[f.Name] = name
 		c.changed[f.Name] = true
 	})
-	c.PodName, _ = lookup(profile.EnvPodName)
-	c.PodNamespace, _ = lookup(profile.EnvPodNamespace)
-	c.ServiceAccount, _ = lookup(profile.EnvServiceAccount)
+	c.PodName, _ = lookup(contract.EnvPodName)
+	c.PodNamespace, _ = lookup(contract.EnvPodNamespace)
+	c.ServiceAccount, _ = lookup(contract.EnvServiceAccount)
 	c.ContainerCredentialsFullURI, _ = lookup(EnvContainerCredentialsFullURI)
 	c.ContainerAuthorizationTokenFile, _ = lookup(EnvContainerAuthorizationTokenFile)
 	if len(errs) > 0 {

@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/rolechain/rolechain/internal/contract"
 	"github.com/rolechain/rolechain/sidecar/options"
-	"github.com/rolechain/rolechain/sidecar/profile"
 )
 
 const (
@@ -17,7 +17,7 @@ const (
 	target = "arn:aws:iam::222222222222:role/target"
 )
 
-func parse(t *testing.T, args []string, env map[string]string) (*options.Config, []profile.Profile, error) {
+func parse(t *testing.T, args []string, env map[string]string) (*options.Config, []contract.Profile, error) {
 	t.Helper()
 	c := options.New()
 	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
@@ -34,24 +34,24 @@ func parse(t *testing.T, args []string, env map[string]string) (*options.Config,
 
 func TestSingleProfileFlagsBuildOneProfileWithDefaults(t *testing.T) {
 	_, ps, err := parse(t, []string{"--web-identity-role-arn", web, "--role-arn", target},
-		map[string]string{profile.EnvPodNamespace: "team-a", profile.EnvPodName: "app-7d9f"})
+		map[string]string{contract.EnvPodNamespace: "team-a", contract.EnvPodName: "app-7d9f"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []profile.Profile{{Name: "default", WebIdentityRoleARN: web, RoleARNs: []string{target}, SessionName: "team-a.app-7d9f", DurationSeconds: 3600, Region: "us-east-1"}}
+	want := []contract.Profile{{Name: "default", WebIdentityRoleARN: web, RoleARNs: []string{target}, SessionName: "team-a.app-7d9f", DurationSeconds: 3600, Region: "us-east-1"}}
 	if !reflect.DeepEqual(ps, want) {
 		t.Fatalf("got %+v\nwant %+v", ps, want)
 	}
 }
 
 func TestProfilesFromEnvironment(t *testing.T) {
-	js, _ := profile.Encode([]profile.Profile{
+	js, _ := contract.Encode([]contract.Profile{
 		{Name: "a", WebIdentityRoleARN: web, RoleARNs: []string{target}, Region: "eu-west-1", SessionTags: true},
 		{Name: "b", WebIdentityRoleARN: "arn:aws-cn:iam::333333333333:role/cn", DurationSeconds: 43200},
 	})
 	c, ps, err := parse(t, nil, map[string]string{
-		profile.EnvProfiles: js, profile.EnvPodNamespace: "ns", profile.EnvPodName: "pod", profile.EnvServiceAccount: "sa",
-		profile.EnvOutputDir: "/tmp/out", profile.EnvCredentialsEndpointPort: "61000",
+		contract.EnvProfiles: js, contract.EnvPodNamespace: "ns", contract.EnvPodName: "pod", contract.EnvServiceAccount: "sa",
+		contract.EnvOutputDir: "/tmp/out", contract.EnvCredentialsEndpointPort: "61000",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +129,7 @@ func TestInvalidValuesNameTheirFlag(t *testing.T) {
 		{"same ports", append(base, "--metrics-port", "9000", "--credentials-endpoint-port", "9000"), nil, "--metrics-port: 9000 is also --credentials-endpoint-port"},
 		{"profile name", append(base, "--profile", "../etc"), nil, `--profile: "../etc" must be 1–64 characters`},
 		{"session tags without pod env", append(base, "--role-arn", target, "--session-tags"), nil, "--session-tags: needs ROLECHAIN_POD_NAMESPACE to be set"},
-		{"session tags without AssumeRole hop", append(base, "--session-tags"), map[string]string{profile.EnvPodNamespace: "n", profile.EnvPodName: "p", profile.EnvServiceAccount: "s"}, "--session-tags: tags go on sts:AssumeRole hops"},
+		{"session tags without AssumeRole hop", append(base, "--session-tags"), map[string]string{contract.EnvPodNamespace: "n", contract.EnvPodName: "p", contract.EnvServiceAccount: "s"}, "--session-tags: tags go on sts:AssumeRole hops"},
 		{"refresh interval too short", append(base, "--refresh-interval", "5s"), nil, "--refresh-interval: 5s must be 0 (off) or between 10s and 12h0m0s"},
 		{"refresh interval too long", append(base, "--refresh-interval", "13h"), nil, "--refresh-interval: 13h0m0s must be 0 (off) or between 10s and 12h0m0s"},
 		{"negative refresh interval", append(base, "--refresh-interval", "-1m"), nil, "--refresh-interval: -1m0s must be 0 (off) or between 10s and 12h0m0s"},
@@ -143,7 +143,7 @@ func TestInvalidValuesNameTheirFlag(t *testing.T) {
 		{"file mode", append(base, "--file-mode", "999"), nil, `"999" is not an octal mode`},
 		{"profiles with single-profile flags", []string{"--profiles", `[{"name":"a","webIdentityRoleARN":"` + web + `"}]`, "--region", "eu-west-1"}, nil, "--region: cannot be combined with --profiles"},
 		{"profiles JSON field", []string{"--profiles", `[{"name":"a","webIdentityRoleARN":"` + web + `","durationSeconds":60}]`}, nil, "--profiles[0].durationSeconds: 60s must be between"},
-		{"profiles from env", nil, map[string]string{profile.EnvProfiles: `[{"name":"a","webIdentityRoleARN":"x"}]`}, `--profiles (from ROLECHAIN_PROFILES)[0].webIdentityRoleARN: "x" is not an IAM role ARN`},
+		{"profiles from env", nil, map[string]string{contract.EnvProfiles: `[{"name":"a","webIdentityRoleARN":"x"}]`}, `--profiles (from ROLECHAIN_PROFILES)[0].webIdentityRoleARN: "x" is not an IAM role ARN`},
 		{"duplicate profiles", []string{"--profiles", `[{"name":"a","webIdentityRoleARN":"` + web + `"},{"name":"a","webIdentityRoleARN":"` + web + `"}]`}, nil, `--profiles[1].name: profile "a" appears twice`},
 		{"unknown JSON field", []string{"--profiles", `[{"name":"a","roleArn":"x"}]`}, nil, `--profiles: ROLECHAIN_PROFILES is not a JSON list of profiles`},
 	} {
@@ -250,7 +250,7 @@ func TestHostileValuesAreRefusedNamingTheirFlag(t *testing.T) {
 		{"line break in --token-file", append(base, "--token-file", "/t\n"), nil, `--token-file: "/t\n" contains a control character`},
 		{"tab in --output", append(base, "--once", "--output", "/o\tx"), nil, `--output: "/o\tx" contains a control character`},
 		{"line break in --static-credentials-dir", []string{"--source", "static", "--role-arn", target, "--static-credentials-dir", "/s\n"}, nil, `--static-credentials-dir: "/s\n" contains a control character`},
-		{"garbage after the profiles JSON", nil, map[string]string{profile.EnvProfiles: `[{"name":"a","webIdentityRoleARN":"` + web + `"}]garbage`},
+		{"garbage after the profiles JSON", nil, map[string]string{contract.EnvProfiles: `[{"name":"a","webIdentityRoleARN":"` + web + `"}]garbage`},
 			`--profiles (from ROLECHAIN_PROFILES): ROLECHAIN_PROFILES is not a JSON list of profiles: data after the list`},
 		{"a second JSON value after the profiles", []string{"--profiles", `[{"name":"a","webIdentityRoleARN":"` + web + `"}] []`}, nil, `data after the list`},
 		{"password in --sts-endpoint", append(base, "--sts-endpoint", "https://user:hunter2@sts.example.test"), nil, `--sts-endpoint: "https://user:xxxxx@sts.example.test" must not hold user information`},
@@ -281,8 +281,8 @@ var eksPodIdentityEnv = map[string]string{
 }
 
 func TestPodIdentitySourceReadsEKSContainerCredentialsVariables(t *testing.T) {
-	js, _ := profile.Encode([]profile.Profile{{Name: "default", RoleARNs: []string{web, target}, ExternalID: "ext-id"}})
-	env := map[string]string{profile.EnvProfiles: js, profile.EnvSource: profile.SourcePodIdentity}
+	js, _ := contract.Encode([]contract.Profile{{Name: "default", RoleARNs: []string{web, target}, ExternalID: "ext-id"}})
+	env := map[string]string{contract.EnvProfiles: js, contract.EnvSource: contract.SourcePodIdentity}
 	for k, v := range eksPodIdentityEnv {
 		env[k] = v
 	}
@@ -300,7 +300,7 @@ func TestPodIdentitySourceReadsEKSContainerCredentialsVariables(t *testing.T) {
 }
 
 func TestPodIdentitySourceProblemsNameWhatIsMissingOrUnsafe(t *testing.T) {
-	js, _ := profile.Encode([]profile.Profile{{Name: "default", RoleARNs: []string{target}}})
+	js, _ := contract.Encode([]contract.Profile{{Name: "default", RoleARNs: []string{target}}})
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
@@ -310,13 +310,13 @@ func TestPodIdentitySourceProblemsNameWhatIsMissingOrUnsafe(t *testing.T) {
 		{"EKS's agent over IPv6", map[string]string{options.EnvContainerCredentialsFullURI: "http://[fd00:ec2::23]/v1/credentials", options.EnvContainerAuthorizationTokenFile: "/t"}, ""},
 		{"a loopback agent", map[string]string{options.EnvContainerCredentialsFullURI: "http://127.0.0.1:8080/creds", options.EnvContainerAuthorizationTokenFile: "/t"}, ""},
 		{"https anywhere", map[string]string{options.EnvContainerCredentialsFullURI: "https://creds.example.com/v1", options.EnvContainerAuthorizationTokenFile: "/t"}, ""},
-		{"no association", map[string]string{profile.EnvServiceAccount: "app"}, "Pod Identity association: is there one for ServiceAccount app?"},
+		{"no association", map[string]string{contract.EnvServiceAccount: "app"}, "Pod Identity association: is there one for ServiceAccount app?"},
 		{"plain http elsewhere", map[string]string{options.EnvContainerCredentialsFullURI: "http://10.0.0.7/v1/credentials", options.EnvContainerAuthorizationTokenFile: "/t"}, "unencrypted"},
 		{"no token file", map[string]string{options.EnvContainerCredentialsFullURI: "http://169.254.170.23/v1/credentials"}, options.EnvContainerAuthorizationTokenFile},
 		{"not a URL", map[string]string{options.EnvContainerCredentialsFullURI: "169.254.170.23", options.EnvContainerAuthorizationTokenFile: "/t"}, "http or https URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			env := map[string]string{profile.EnvProfiles: js, profile.EnvSource: profile.SourcePodIdentity}
+			env := map[string]string{contract.EnvProfiles: js, contract.EnvSource: contract.SourcePodIdentity}
 			for k, v := range tc.env {
 				env[k] = v
 			}
@@ -384,7 +384,7 @@ func TestProbeNeedsOnlyTheOutputDirAndProfileNames(t *testing.T) {
 		t.Errorf("--profile: %v %v", names, err)
 	}
 	js := `[{"name":"a","webIdentityRoleARN":"` + web + `"},{"webIdentityRoleARN":"` + web + `"}]`
-	if names, _, err := probe(nil, map[string]string{profile.EnvProfiles: js}); err != nil || !reflect.DeepEqual(names, []string{"a", "default"}) {
+	if names, _, err := probe(nil, map[string]string{contract.EnvProfiles: js}); err != nil || !reflect.DeepEqual(names, []string{"a", "default"}) {
 		t.Errorf("profiles: %v %v", names, err)
 	}
 	for _, tc := range []struct {
@@ -395,7 +395,7 @@ func TestProbeNeedsOnlyTheOutputDirAndProfileNames(t *testing.T) {
 		{[]string{"--profile", "../x"}, nil, `--profile: "../x" must be 1–64 characters`},
 		{[]string{"--output-dir", ""}, nil, "--output-dir: must not be empty"},
 		{[]string{"--output-dir", "/o\n"}, nil, "--output-dir: \"/o\\n\" contains a control character"},
-		{nil, map[string]string{profile.EnvProfiles: "[]x"}, "--profiles (from ROLECHAIN_PROFILES): ROLECHAIN_PROFILES is not a JSON list of profiles"},
+		{nil, map[string]string{contract.EnvProfiles: "[]x"}, "--profiles (from ROLECHAIN_PROFILES): ROLECHAIN_PROFILES is not a JSON list of profiles"},
 	} {
 		if _, _, err := probe(tc.args, tc.env); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v %v: %v, want %q", tc.args, tc.env, err, tc.want)
@@ -404,8 +404,8 @@ func TestProbeNeedsOnlyTheOutputDirAndProfileNames(t *testing.T) {
 }
 
 func TestPodIdentitySourceCapsEvenOneRoleAtOneHourAndTakesNoWebIdentityRole(t *testing.T) {
-	js, _ := profile.Encode([]profile.Profile{{Name: "default", WebIdentityRoleARN: web, RoleARNs: []string{target}, DurationSeconds: 7200}})
-	env := map[string]string{profile.EnvProfiles: js, profile.EnvSource: profile.SourcePodIdentity}
+	js, _ := contract.Encode([]contract.Profile{{Name: "default", WebIdentityRoleARN: web, RoleARNs: []string{target}, DurationSeconds: 7200}})
+	env := map[string]string{contract.EnvProfiles: js, contract.EnvSource: contract.SourcePodIdentity}
 	for k, v := range eksPodIdentityEnv {
 		env[k] = v
 	}

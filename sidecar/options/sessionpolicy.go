@@ -3,26 +3,26 @@ package options
 import (
 	"slices"
 
-	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/internal/contract"
 )
 
 // validateSessionPolicy checks a profile's session policies as STS bounds
-// them (profile.ValidateSessionPolicy and the ARN limits); partition is the
+// them (contract.ValidateSessionPolicy and the ARN limits); partition is the
 // chain's, "" when the roles were invalid (reported already).
-func validateSessionPolicy(p profile.Profile, partition string, bad func(field, format string, args ...any)) {
+func validateSessionPolicy(p contract.Profile, partition string, bad func(field, format string, args ...any)) {
 	if p.SessionPolicy != "" {
-		if err := profile.ValidateSessionPolicy(p.SessionPolicy); err != nil {
-			bad("sessionPolicy", "%v; it must be %s", err, profile.SessionPolicyForm)
+		if err := contract.ValidateSessionPolicy(p.SessionPolicy); err != nil {
+			bad("sessionPolicy", "%v; it must be %s", err, contract.SessionPolicyForm)
 		}
 	}
-	if len(p.SessionPolicyARNs) > profile.MaxSessionPolicyARNs {
-		bad("sessionPolicyARNs", "lists %d policies; STS accepts at most %d", len(p.SessionPolicyARNs), profile.MaxSessionPolicyARNs)
+	if len(p.SessionPolicyARNs) > contract.MaxSessionPolicyARNs {
+		bad("sessionPolicyARNs", "lists %d policies; STS accepts at most %d", len(p.SessionPolicyARNs), contract.MaxSessionPolicyARNs)
 	}
 	for i, arn := range p.SessionPolicyARNs {
-		part, ok := profile.PolicyARNPartition(arn)
+		part, ok := contract.PolicyARNPartition(arn)
 		switch {
 		case !ok:
-			bad("sessionPolicyARNs", "%q must be %s", arn, profile.PolicyARNForm)
+			bad("sessionPolicyARNs", "%q must be %s", arn, contract.PolicyARNForm)
 		case partition != "" && part != partition:
 			bad("sessionPolicyARNs", "%q is in partition %s but the roles are in %s", arn, part, partition)
 		case slices.Contains(p.SessionPolicyARNs[:i], arn):

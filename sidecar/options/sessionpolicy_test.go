@@ -5,13 +5,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/internal/contract"
 )
 
 const denyGet = `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:GetObject","Resource":"*"}]}`
 
 func TestSessionPolicyFlagsAndTheirEnvironmentTwins(t *testing.T) {
-	want := profile.Profile{
+	want := contract.Profile{
 		Name: "default", WebIdentityRoleARN: web, RoleARNs: []string{target}, SessionName: "rolechain", DurationSeconds: 3600, Region: "us-east-1",
 		SessionPolicy: denyGet, SessionPolicyARNs: []string{"arn:aws:iam::222222222222:policy/a", "arn:aws:iam::aws:policy/ReadOnlyAccess"},
 	}

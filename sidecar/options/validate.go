@@ -11,9 +11,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rolechain/rolechain/internal/contract"
 	"github.com/rolechain/rolechain/sidecar/chain"
 	"github.com/rolechain/rolechain/sidecar/output"
-	"github.com/rolechain/rolechain/sidecar/profile"
 	"github.com/rolechain/rolechain/sidecar/refresh"
 )
 
@@ -36,7 +36,7 @@ func validProfileName(s string) bool { return len(s) <= 64 && profileName.MatchS
 func validTagValue(s string) bool    { return len(s) <= 256 && tagValue.MatchString(s) }
 func validRoleARN(s string) bool     { return len(s) <= 2048 && roleARN.MatchString(s) }
 
-var knownPartitions = []string{profile.PartitionAWS, profile.PartitionChina, profile.PartitionGov}
+var knownPartitions = []string{contract.PartitionAWS, contract.PartitionChina, contract.PartitionGov}
 
 // Session tag keys set with SessionTags.
 const (
@@ -48,7 +48,7 @@ const (
 // Validate checks the whole configuration and resolves the profiles with
 // their defaults (name, session name, duration, region) filled in. The
 // error lists every problem, one per line, each naming its flag.
-func (c *Config) Validate() ([]profile.Profile, error) {
+func (c *Config) Validate() ([]contract.Profile, error) {
 	var errs []string
 	bad := func(flag, format string, args ...any) {
 		errs = append(errs, c.flagRef(flag)+": "+fmt.Sprintf(format, args...))
@@ -165,9 +165,9 @@ var fieldFlag = map[string]string{
 	"sessionPolicy": "session-policy", "sessionPolicyARNs": "session-policy-arns",
 }
 
-func (c *Config) profiles(bad func(flag, format string, args ...any)) []profile.Profile {
+func (c *Config) profiles(bad func(flag, format string, args ...any)) []contract.Profile {
 	if c.ProfilesJSON == "" {
-		return []profile.Profile{{
+		return []contract.Profile{{
 			Name:               c.Profile,
 			WebIdentityRoleARN: c.WebIdentityRoleARN,
 			RoleARNs:           c.RoleARNs,
@@ -186,7 +186,7 @@ func (c *Config) profiles(bad func(flag, format string, args ...any)) []profile.
 			bad(f, "cannot be combined with --profiles; set it in the profile instead")
 		}
 	}
-	ps, err := profile.Decode(c.ProfilesJSON)
+	ps, err := contract.Decode(c.ProfilesJSON)
 	if err != nil {
 		bad("profiles", "%v", err)
 		return nil
@@ -207,12 +207,12 @@ func (c *Config) fieldRef(i int, field string) string {
 }
 
 // validateProfile checks p and writes it, with defaults, to out.
-func (c *Config) validateProfile(i int, out *profile.Profile, p profile.Profile, errs *[]string) {
+func (c *Config) validateProfile(i int, out *contract.Profile, p contract.Profile, errs *[]string) {
 	bad := func(field, format string, args ...any) {
 		*errs = append(*errs, c.fieldRef(i, field)+": "+fmt.Sprintf(format, args...))
 	}
 	if p.Name == "" {
-		p.Name = profile.DefaultProfileName
+		p.Name = contract.DefaultProfileName
 	}
 	if !validProfileName(p.Name) {
 		bad("name", "%q must be 1–64 characters of [A-Za-z0-9_.-], starting with a letter or digit (it names files)", p.Name)
@@ -285,26 +285,26 @@ func (c *Config) validateProfile(i int, out *profile.Profile, p profile.Profile,
 	}
 
 	if p.DurationSeconds == 0 {
-		p.DurationSeconds = profile.DefaultDurationSeconds
+		p.DurationSeconds = contract.DefaultDurationSeconds
 	}
 	switch {
-	case p.DurationSeconds < profile.MinDurationSeconds || p.DurationSeconds > profile.MaxDurationSeconds:
-		bad("durationSeconds", "%ds must be between %ds (15m) and %ds (12h)", p.DurationSeconds, profile.MinDurationSeconds, profile.MaxDurationSeconds)
-	case len(roles) > 1 && p.DurationSeconds > profile.MaxChainedDurationSeconds:
-		bad("durationSeconds", "%ds exceeds %ds: STS caps a session reached by role chaining at 1h, and this chain has %d roles", p.DurationSeconds, profile.MaxChainedDurationSeconds, len(roles))
-	case c.Source == SourcePodIdentity && p.DurationSeconds > profile.MaxChainedDurationSeconds:
-		bad("durationSeconds", "%ds exceeds %ds: STS caps a session reached by role chaining at 1h, and with --source pod-identity even the first role is assumed with a role session's credentials", p.DurationSeconds, profile.MaxChainedDurationSeconds)
+	case p.DurationSeconds < contract.MinDurationSeconds || p.DurationSeconds > contract.MaxDurationSeconds:
+		bad("durationSeconds", "%ds must be between %ds (15m) and %ds (12h)", p.DurationSeconds, contract.MinDurationSeconds, contract.MaxDurationSeconds)
+	case len(roles) > 1 && p.DurationSeconds > contract.MaxChainedDurationSeconds:
+		bad("durationSeconds", "%ds exceeds %ds: STS caps a session reached by role chaining at 1h, and this chain has %d roles", p.DurationSeconds, contract.MaxChainedDurationSeconds, len(roles))
+	case c.Source == SourcePodIdentity && p.DurationSeconds > contract.MaxChainedDurationSeconds:
+		bad("durationSeconds", "%ds exceeds %ds: STS caps a session reached by role chaining at 1h, and with --source pod-identity even the first role is assumed with a role session's credentials", p.DurationSeconds, contract.MaxChainedDurationSeconds)
 	}
 
 	if p.Region == "" {
-		p.Region = profile.DefaultRegion(partition)
+		p.Region = contract.DefaultRegion(partition)
 		if p.Region == "" && custom {
 			p.Region = "us-east-1" // signing region for an STS-compatible service
 		}
 	} else if !regionRE.MatchString(p.Region) {
 		bad("region", "%q is not an AWS region such as eu-west-1", p.Region)
-	} else if partition != "" && !custom && profile.PartitionOfRegion(p.Region) != partition {
-		bad("region", "%s is in partition %s but the roles are in %s", p.Region, profile.PartitionOfRegion(p.Region), partition)
+	} else if partition != "" && !custom && contract.PartitionOfRegion(p.Region) != partition {
+		bad("region", "%s is in partition %s but the roles are in %s", p.Region, contract.PartitionOfRegion(p.Region), partition)
 	}
 
 	assumeRoleHops := len(roles)
@@ -316,7 +316,7 @@ func (c *Config) validateProfile(i int, out *profile.Profile, p profile.Profile,
 			bad("sessionTags", "tags go on sts:AssumeRole hops and this chain has none (AssumeRoleWithWebIdentity takes tags only from the token)")
 		}
 		for _, v := range []struct{ env, value string }{
-			{profile.EnvPodNamespace, c.PodNamespace}, {profile.EnvPodName, c.PodName}, {profile.EnvServiceAccount, c.ServiceAccount},
+			{contract.EnvPodNamespace, c.PodNamespace}, {contract.EnvPodName, c.PodName}, {contract.EnvServiceAccount, c.ServiceAccount},
 		} {
 			if !validTagValue(v.value) {
 				bad("sessionTags", "needs %s to be set to a valid tag value, got %q", v.env, v.value)
@@ -357,7 +357,7 @@ func DefaultSessionName(namespace, pod string) string {
 }
 
 // Tags returns the session tags of a profile that asks for them.
-func (c *Config) Tags(p profile.Profile) []chain.Tag {
+func (c *Config) Tags(p contract.Profile) []chain.Tag {
 	if !p.SessionTags {
 		return nil
 	}
@@ -433,11 +433,11 @@ func (c *Config) ValidateProbe() ([]string, error) {
 	var names []string
 	if c.ProfilesJSON == "" {
 		names = []string{c.Profile}
-	} else if ps, err := profile.Decode(c.ProfilesJSON); err != nil {
+	} else if ps, err := contract.Decode(c.ProfilesJSON); err != nil {
 		bad("profiles", "%v", err)
 	} else {
 		for _, p := range ps {
-			names = append(names, cmp.Or(p.Name, profile.DefaultProfileName))
+			names = append(names, cmp.Or(p.Name, contract.DefaultProfileName))
 		}
 	}
 	for i, name := range names {

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rolechain/rolechain/internal/contract"
 	"github.com/rolechain/rolechain/sidecar/chain"
-	"github.com/rolechain/rolechain/sidecar/profile"
 )
 
 // JSONFileName is the per-profile CredentialsJSON file in the output
@@ -50,7 +50,7 @@ func NewDir(path string, mode os.FileMode, gid int, profiles []Named) *Dir {
 
 // WriteConfig writes the config file; it does not change after start.
 func (d *Dir) WriteConfig() error {
-	return WriteFileAtomic(filepath.Join(d.path, profile.ConfigFileName), ConfigINI(d.profiles), d.mode, d.gid)
+	return WriteFileAtomic(filepath.Join(d.path, contract.ConfigFileName), ConfigINI(d.profiles), d.mode, d.gid)
 }
 
 // Publish makes c the credentials of profile name on disk. The JSON file is
@@ -89,7 +89,7 @@ func (d *Dir) writeCredentials() error {
 			have = append(have, Named{Profile: p.Profile, Region: p.Region, Credentials: c})
 		}
 	}
-	return WriteFileAtomic(filepath.Join(d.path, profile.CredentialsFileName), CredentialsINI(have), d.mode, d.gid)
+	return WriteFileAtomic(filepath.Join(d.path, contract.CredentialsFileName), CredentialsINI(have), d.mode, d.gid)
 }
 
 // Check is the probe: it returns nil only if every named profile has a

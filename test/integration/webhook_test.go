@@ -43,7 +43,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/rolechain/rolechain/cmd/webhook/app"
-	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/internal/contract"
 	"github.com/rolechain/rolechain/webhook/annotations"
 	"github.com/rolechain/rolechain/webhook/certs"
 	"github.com/rolechain/rolechain/webhook/inject"
@@ -273,21 +273,21 @@ func stored(t *testing.T, pod *corev1.Pod) *corev1.Pod {
 	return got
 }
 
-func sidecarProfiles(t *testing.T, pod *corev1.Pod) []profile.Profile {
+func sidecarProfiles(t *testing.T, pod *corev1.Pod) []contract.Profile {
 	t.Helper()
 	if len(pod.Spec.InitContainers) == 0 || pod.Spec.InitContainers[0].Name != inject.SidecarName {
 		t.Fatalf("sidecar is not the first init container: %+v", pod.Spec.InitContainers)
 	}
 	for _, e := range pod.Spec.InitContainers[0].Env {
-		if e.Name == profile.EnvProfiles {
-			ps, err := profile.Decode(e.Value)
+		if e.Name == contract.EnvProfiles {
+			ps, err := contract.Decode(e.Value)
 			if err != nil {
 				t.Fatal(err)
 			}
 			return ps
 		}
 	}
-	t.Fatal("sidecar has no " + profile.EnvProfiles)
+	t.Fatal("sidecar has no " + contract.EnvProfiles)
 	return nil
 }
 
@@ -325,7 +325,7 @@ func TestAnnotatedPodIsStoredWithTheNativeSidecar(t *testing.T) {
 		t.Errorf("app AWS_REGION = %q (from --default-region)", v)
 	}
 	if !slices.ContainsFunc(app.VolumeMounts, func(m corev1.VolumeMount) bool {
-		return m.Name == inject.CredentialsVolume && m.ReadOnly && m.MountPath == profile.OutputDir
+		return m.Name == inject.CredentialsVolume && m.ReadOnly && m.MountPath == contract.OutputDir
 	}) {
 		t.Errorf("app mounts = %+v", app.VolumeMounts)
 	}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/internal/contract"
 )
 
 // FuzzParse feeds arbitrary keys and values next to a valid role-arn. Parse
@@ -56,21 +56,21 @@ func FuzzParse(f *testing.F) {
 			if pr.WebIdentityRoleARN == "" || len(chain) > MaxHops {
 				t.Fatalf("bad chain %v", chain)
 			}
-			if pr.DurationSeconds != 0 && (pr.DurationSeconds < profile.MinDurationSeconds || pr.DurationSeconds > profile.MaxDurationSeconds) {
+			if pr.DurationSeconds != 0 && (pr.DurationSeconds < contract.MinDurationSeconds || pr.DurationSeconds > contract.MaxDurationSeconds) {
 				t.Fatalf("duration %d out of range", pr.DurationSeconds)
 			}
-			if len(chain) > 1 && pr.DurationSeconds > profile.MaxChainedDurationSeconds {
+			if len(chain) > 1 && pr.DurationSeconds > contract.MaxChainedDurationSeconds {
 				t.Fatalf("chained duration %d accepted", pr.DurationSeconds)
 			}
-			if pr.SessionPolicy != "" && profile.ValidateSessionPolicy(pr.SessionPolicy) != nil || len(pr.SessionPolicyARNs) > profile.MaxSessionPolicyARNs {
+			if pr.SessionPolicy != "" && contract.ValidateSessionPolicy(pr.SessionPolicy) != nil || len(pr.SessionPolicyARNs) > contract.MaxSessionPolicyARNs {
 				t.Fatalf("session policy %q / %d ARNs accepted", pr.SessionPolicy, len(pr.SessionPolicyARNs))
 			}
 		}
-		s, err := profile.Encode(cfg.Profiles)
+		s, err := contract.Encode(cfg.Profiles)
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, err := profile.Decode(s)
+		back, err := contract.Decode(s)
 		if err != nil || !reflect.DeepEqual(back, cfg.Profiles) {
 			t.Fatalf("profiles do not survive the sidecar's decoding: %v", err)
 		}

@@ -8,7 +8,7 @@ package annotations
 import (
 	"time"
 
-	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/internal/contract"
 )
 
 // Prefix starts every rolechain annotation key.
@@ -129,14 +129,14 @@ const (
 	// policy (sts Policy) on the target hop: the session gets the
 	// intersection of the target role's permissions and this policy. Form:
 	// a JSON object with Statement (and optionally Version, Id); at most
-	// profile.MaxSessionPolicyChars characters of STS's character set, as
+	// contract.MaxSessionPolicyChars characters of STS's character set, as
 	// STS counts the plaintext. Per profile; not inherited (it belongs to
 	// the target).
 	SessionPolicy = Prefix + "session-policy"
 
 	// SessionPolicyARNs is a comma-separated list of managed policy ARNs
 	// sent as session policies (sts PolicyArns) on the target hop. Bounds:
-	// at most profile.MaxSessionPolicyARNs, in the target role's
+	// at most contract.MaxSessionPolicyARNs, in the target role's
 	// partition. Per profile; not inherited.
 	SessionPolicyARNs = Prefix + "session-policy-arns"
 
@@ -156,10 +156,10 @@ const (
 // Values of Source.
 const (
 	SourceWebIdentity = "web-identity"
-	SourcePodIdentity = profile.SourcePodIdentity
+	SourcePodIdentity = contract.SourcePodIdentity
 )
 
-// Bounds and defaults that are not in sidecar/profile.
+// Bounds and defaults that are not in internal/contract.
 const (
 	// DefaultProfileName is the main profile's name when Profile is unset.
 	DefaultProfileName = "default"

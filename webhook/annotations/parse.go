@@ -14,7 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/internal/contract"
 )
 
 // Defaults are the operator's settings (webhook flags) that apply when a pod
@@ -37,7 +37,7 @@ type Defaults struct {
 type Config struct {
 	// Profiles holds the main profile first, then the extra profiles in
 	// name order. Each is ready to be encoded for the sidecar.
-	Profiles []profile.Profile
+	Profiles []contract.Profile
 	// Audience and TokenExpirationSeconds configure the projected token.
 	Audience               string
 	TokenExpirationSeconds int64
@@ -63,7 +63,7 @@ type Config struct {
 }
 
 // Main returns the main profile: the one the app's SDK uses by default.
-func (c Config) Main() profile.Profile { return c.Profiles[0] }
+func (c Config) Main() contract.Profile { return c.Profiles[0] }
 
 // Requested reports whether the pod opted in: it carries RoleARN.
 func Requested(pod *corev1.Pod) bool {
@@ -255,7 +255,7 @@ func (p *parser) parse() Config {
 		}
 		if cfg.CredentialsEndpoint && p.pod.Spec.HostNetwork {
 			p.warn("%s: the pod uses the host network, so the credentials endpoint listens on the node's 127.0.0.1:%d; a second such pod on the node cannot start its sidecar",
-				CredentialsEndpoint, profile.DefaultCredentialsEndpointPort)
+				CredentialsEndpoint, contract.DefaultCredentialsEndpointPort)
 		}
 	}
 	if v, ok := p.ann[RefreshInterval]; ok {
@@ -278,7 +278,7 @@ func (p *parser) parse() Config {
 // for extra profiles (nil for the main one): region, STS endpoint, session
 // tags and the web-identity role carry over, because they describe the
 // cluster and its first hop rather than the target.
-func (p *parser) profile(name, suffix string, g, inherit map[string]string) profile.Profile {
+func (p *parser) profile(name, suffix string, g, inherit map[string]string) contract.Profile {
 	key := func(base string) string { return base + suffix }
 	get := func(base string, inherits bool) (string, string, bool) {
 		if v, ok := g[base]; ok {
@@ -291,7 +291,7 @@ func (p *parser) profile(name, suffix string, g, inherit map[string]string) prof
 		}
 		return "", "", false
 	}
-	pr := profile.Profile{Name: name}
+	pr := contract.Profile{Name: name}
 	endpoint, _, _ := get(STSEndpoint, true)
 	arns := arnRulesFor(endpoint)
 
@@ -377,11 +377,11 @@ func (p *parser) profile(name, suffix string, g, inherit map[string]string) prof
 	}
 
 	if v, k, ok := get(SessionDuration, false); ok {
-		if s, ok := p.seconds(k, v, profile.MinDurationSeconds, profile.MaxDurationSeconds); ok {
-			if p.podIdentity && s > profile.MaxChainedDurationSeconds {
-				p.invalid(k, v, fmt.Sprintf("must be at most %d seconds (1h) because %s is pod-identity: every role of profile %q is assumed with the Pod Identity session's credentials, and STS caps sessions reached by role chaining at 1 hour", profile.MaxChainedDurationSeconds, Source, name))
-			} else if hops > 1 && s > profile.MaxChainedDurationSeconds {
-				p.invalid(k, v, fmt.Sprintf("must be at most %d seconds (1h) because profile %q chains %d roles: STS caps sessions reached by role chaining at 1 hour", profile.MaxChainedDurationSeconds, name, hops))
+		if s, ok := p.seconds(k, v, contract.MinDurationSeconds, contract.MaxDurationSeconds); ok {
+			if p.podIdentity && s > contract.MaxChainedDurationSeconds {
+				p.invalid(k, v, fmt.Sprintf("must be at most %d seconds (1h) because %s is pod-identity: every role of profile %q is assumed with the Pod Identity session's credentials, and STS caps sessions reached by role chaining at 1 hour", contract.MaxChainedDurationSeconds, Source, name))
+			} else if hops > 1 && s > contract.MaxChainedDurationSeconds {
+				p.invalid(k, v, fmt.Sprintf("must be at most %d seconds (1h) because profile %q chains %d roles: STS caps sessions reached by role chaining at 1 hour", contract.MaxChainedDurationSeconds, name, hops))
 			} else {
 				pr.DurationSeconds = int32(s)
 			}
@@ -423,7 +423,7 @@ func (p *parser) profile(name, suffix string, g, inherit map[string]string) prof
 		}
 	}
 	if pr.Region != "" && pr.STSEndpoint == "" && len(chain) > 0 {
-		if want := profile.PartitionOfRegion(pr.Region); want != awsARNs.partition(pr.Target()) {
+		if want := contract.PartitionOfRegion(pr.Region); want != awsARNs.partition(pr.Target()) {
 			p.warn("%s: region %q belongs to partition %q but profile %q's roles are in %q", key(Region), pr.Region, want, name, awsARNs.partition(pr.Target()))
 		}
 	}

@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/internal/contract"
 )
 
 const (
@@ -22,7 +22,7 @@ const (
 )
 
 var defaults = Defaults{
-	Audience:               profile.DefaultAudience,
+	Audience:               contract.DefaultAudience,
 	TokenExpirationSeconds: 3600,
 	CPURequest:             resource.MustParse("10m"),
 	MemoryRequest:          resource.MustParse("16Mi"),
@@ -262,7 +262,7 @@ func TestEveryPerProfileKeyWorksWithASuffix(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs.ToAggregate())
 	}
-	want := profile.Profile{
+	want := contract.Profile{
 		Name: "extra", WebIdentityRoleARN: web, RoleARNs: []string{via, target}, ExternalID: "ext-id",
 		SessionName: "sess", DurationSeconds: 900, Region: "eu-west-1",
 		STSEndpoint: "https://sts.example.test", SessionTags: true,
@@ -377,7 +377,7 @@ func TestDefaultsApplyOnlyWhereThePodSetsNothing(t *testing.T) {
 	if cfg.Main().Region != "us-east-2" || cfg.Profiles[1].Region != "eu-west-3" {
 		t.Fatalf("regions = %q, %q", cfg.Main().Region, cfg.Profiles[1].Region)
 	}
-	if cfg.Audience != profile.DefaultAudience || cfg.TokenExpirationSeconds != 3600 {
+	if cfg.Audience != contract.DefaultAudience || cfg.TokenExpirationSeconds != 3600 {
 		t.Fatalf("token defaults not applied: %+v", cfg)
 	}
 	want := corev1.ResourceRequirements{
@@ -398,7 +398,7 @@ func TestExtraProfilesInheritClusterSettingsButNotTargetSettings(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs.ToAggregate())
 	}
-	want := profile.Profile{
+	want := contract.Profile{
 		Name: "b", WebIdentityRoleARN: web, RoleARNs: []string{"arn:aws:iam::444444444444:role/b"},
 		Region: "eu-west-1", STSEndpoint: "https://sts.example.test", SessionTags: true,
 	}

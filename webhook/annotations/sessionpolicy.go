@@ -6,17 +6,17 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/internal/contract"
 )
 
 // sessionPolicy reads a profile's SessionPolicy and SessionPolicyARNs
 // into pr, whose chain is already set. get looks a per-profile key up as
 // profile does; neither key is inherited by extra profiles, because a
 // session policy narrows one target's session.
-func (p *parser) sessionPolicy(pr *profile.Profile, get func(base string, inherits bool) (value, key string, ok bool), arns arnRules) {
+func (p *parser) sessionPolicy(pr *contract.Profile, get func(base string, inherits bool) (value, key string, ok bool), arns arnRules) {
 	if v, k, ok := get(SessionPolicy, false); ok {
-		if err := profile.ValidateSessionPolicy(v); err != nil {
-			p.invalid(k, abbreviate(v), err.Error()+"; it must be "+profile.SessionPolicyForm)
+		if err := contract.ValidateSessionPolicy(v); err != nil {
+			p.invalid(k, abbreviate(v), err.Error()+"; it must be "+contract.SessionPolicyForm)
 		} else {
 			pr.SessionPolicy = v
 		}
@@ -33,12 +33,12 @@ func (p *parser) sessionPolicy(pr *profile.Profile, get func(base string, inheri
 	valid := true
 	for _, part := range strings.Split(v, ",") {
 		arn := strings.TrimSpace(part)
-		partition, isPolicy := profile.PolicyARNPartition(arn)
+		partition, isPolicy := contract.PolicyARNPartition(arn)
 		switch {
 		case arn == "":
 			p.invalid(k, v, "must be a comma-separated list of managed policy ARNs without empty entries")
 		case !isPolicy:
-			p.invalid(k, arn, "must be "+profile.PolicyARNForm)
+			p.invalid(k, arn, "must be "+contract.PolicyARNForm)
 		case targetPartition != "" && partition != targetPartition:
 			p.invalid(k, arn, fmt.Sprintf("is in partition %q but the target role %s is in %q: session policies must be in the role's partition", partition, pr.Target(), targetPartition))
 		case slices.Contains(list, arn):
@@ -49,8 +49,8 @@ func (p *parser) sessionPolicy(pr *profile.Profile, get func(base string, inheri
 		}
 		valid = false
 	}
-	if len(list) > profile.MaxSessionPolicyARNs {
-		p.invalid(k, v, fmt.Sprintf("lists %d policies; STS accepts at most %d managed session policies", len(list), profile.MaxSessionPolicyARNs))
+	if len(list) > contract.MaxSessionPolicyARNs {
+		p.invalid(k, v, fmt.Sprintf("lists %d policies; STS accepts at most %d managed session policies", len(list), contract.MaxSessionPolicyARNs))
 		valid = false
 	}
 	if valid {

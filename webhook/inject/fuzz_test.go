@@ -10,7 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/internal/contract"
 	"github.com/rolechain/rolechain/webhook/annotations"
 	"github.com/rolechain/rolechain/webhook/inject"
 )
@@ -71,7 +71,7 @@ func FuzzMutate(f *testing.F) {
 			}
 			paths := map[string]bool{}
 			for _, m := range c.VolumeMounts {
-				if m.MountPath == profile.OutputDir && paths[m.MountPath] {
+				if m.MountPath == contract.OutputDir && paths[m.MountPath] {
 					t.Fatalf("container %q mounts %s twice", c.Name, m.MountPath)
 				}
 				paths[m.MountPath] = true

@@ -17,7 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
 
-	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/internal/contract"
 	"github.com/rolechain/rolechain/webhook/annotations"
 	"github.com/rolechain/rolechain/webhook/eks"
 )
@@ -493,11 +493,11 @@ func ensureMount(c *corev1.Container) bool {
 		if m.Name == CredentialsVolume {
 			return true
 		}
-		if m.MountPath == profile.OutputDir {
+		if m.MountPath == contract.OutputDir {
 			return false
 		}
 	}
-	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: CredentialsVolume, MountPath: profile.OutputDir, ReadOnly: true})
+	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: CredentialsVolume, MountPath: contract.OutputDir, ReadOnly: true})
 	return true
 }
 
@@ -542,12 +542,12 @@ func (in Injector) appEnv(cfg annotations.Config) func(*corev1.Container) []core
 		add := func(name, value string) { env = append(env, corev1.EnvVar{Name: name, Value: value}) }
 		if cfg.CredentialsEndpoint {
 			add(EnvContainerFullURI, EndpointURL(main.Name))
-			add(EnvContainerTokenFile, profile.OutputDir+"/"+profile.EndpointTokenFileName)
+			add(EnvContainerTokenFile, contract.OutputDir+"/"+contract.EndpointTokenFileName)
 		} else {
-			credFile := profile.OutputDir + "/" + profile.CredentialsFileName
+			credFile := contract.OutputDir + "/" + contract.CredentialsFileName
 			add(EnvSharedCredentialsFile, credFile)
-			add(EnvConfigFile, profile.OutputDir+"/"+profile.ConfigFileName)
-			if main.Name != profile.DefaultProfileName && usesOwn(c, EnvSharedCredentialsFile, credFile) {
+			add(EnvConfigFile, contract.OutputDir+"/"+contract.ConfigFileName)
+			if main.Name != contract.DefaultProfileName && usesOwn(c, EnvSharedCredentialsFile, credFile) {
 				add(EnvProfile, main.Name)
 			}
 		}
@@ -583,12 +583,12 @@ func isSet(c *corev1.Container, name string) bool {
 
 // EndpointURL is the container-credentials URL of a profile.
 func EndpointURL(profileName string) string {
-	return fmt.Sprintf("http://127.0.0.1:%d/v1/credentials/%s", profile.DefaultCredentialsEndpointPort, profileName)
+	return fmt.Sprintf("http://127.0.0.1:%d/v1/credentials/%s", contract.DefaultCredentialsEndpointPort, profileName)
 }
 
 // sidecar renders the long-running sidecar container.
 func (in Injector) sidecar(cfg annotations.Config) (corev1.Container, error) {
-	profiles, err := profile.Encode(cfg.Profiles)
+	profiles, err := contract.Encode(cfg.Profiles)
 	if err != nil {
 		return corev1.Container{}, err
 	}
@@ -596,29 +596,29 @@ func (in Injector) sidecar(cfg annotations.Config) (corev1.Container, error) {
 		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}
 	}
 	podIdentity := cfg.Source == annotations.SourcePodIdentity
-	env := []corev1.EnvVar{{Name: profile.EnvProfiles, Value: profiles}}
-	mounts := []corev1.VolumeMount{{Name: CredentialsVolume, MountPath: profile.OutputDir}}
+	env := []corev1.EnvVar{{Name: contract.EnvProfiles, Value: profiles}}
+	mounts := []corev1.VolumeMount{{Name: CredentialsVolume, MountPath: contract.OutputDir}}
 	if podIdentity {
 		// The chain starts from the container-credentials env that EKS's
 		// webhook gives this container (see adoptPodIdentity).
-		env = append(env, corev1.EnvVar{Name: profile.EnvSource, Value: profile.SourcePodIdentity})
+		env = append(env, corev1.EnvVar{Name: contract.EnvSource, Value: contract.SourcePodIdentity})
 	} else {
-		env = append(env, corev1.EnvVar{Name: profile.EnvTokenFile, Value: profile.TokenFile})
-		mounts = append(mounts, corev1.VolumeMount{Name: TokenVolume, MountPath: profile.TokenDir, ReadOnly: true})
+		env = append(env, corev1.EnvVar{Name: contract.EnvTokenFile, Value: contract.TokenFile})
+		mounts = append(mounts, corev1.VolumeMount{Name: TokenVolume, MountPath: contract.TokenDir, ReadOnly: true})
 	}
 	env = append(env, []corev1.EnvVar{
-		{Name: profile.EnvOutputDir, Value: profile.OutputDir},
+		{Name: contract.EnvOutputDir, Value: contract.OutputDir},
 		// A pod from generateName has no name yet at admission: the
 		// downward API gives the sidecar its final name.
-		fieldEnv(profile.EnvPodName, "metadata.name"),
-		fieldEnv(profile.EnvPodNamespace, "metadata.namespace"),
-		fieldEnv(profile.EnvServiceAccount, "spec.serviceAccountName"),
+		fieldEnv(contract.EnvPodName, "metadata.name"),
+		fieldEnv(contract.EnvPodNamespace, "metadata.namespace"),
+		fieldEnv(contract.EnvServiceAccount, "spec.serviceAccountName"),
 	}...)
 	if cfg.CredentialsEndpoint {
-		env = append(env, corev1.EnvVar{Name: profile.EnvCredentialsEndpointPort, Value: strconv.Itoa(profile.DefaultCredentialsEndpointPort)})
+		env = append(env, corev1.EnvVar{Name: contract.EnvCredentialsEndpointPort, Value: strconv.Itoa(contract.DefaultCredentialsEndpointPort)})
 	}
 	if cfg.RefreshInterval > 0 {
-		env = append(env, corev1.EnvVar{Name: profile.EnvRefreshInterval, Value: cfg.RefreshInterval.String()})
+		env = append(env, corev1.EnvVar{Name: contract.EnvRefreshInterval, Value: cfg.RefreshInterval.String()})
 	}
 	probe := func(period, failures int32) *corev1.Probe {
 		return &corev1.Probe{

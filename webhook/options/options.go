@@ -15,7 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/internal/contract"
 	"github.com/rolechain/rolechain/webhook/annotations"
 	"github.com/rolechain/rolechain/webhook/inject"
 	"github.com/rolechain/rolechain/webhook/policy"
@@ -65,7 +65,7 @@ func New() *Options {
 		HealthProbeBindAddress: ":8081",
 		SidecarImagePullPolicy: string(corev1.PullIfNotPresent),
 		NativeSidecars:         true,
-		DefaultAudience:        profile.DefaultAudience,
+		DefaultAudience:        contract.DefaultAudience,
 		DefaultTokenExpiration: time.Hour,
 		SidecarCPURequest:      "10m",
 		SidecarMemoryRequest:   "16Mi",

@@ -6,7 +6,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/internal/contract"
 	"github.com/rolechain/rolechain/webhook/annotations"
 )
 
@@ -47,7 +47,7 @@ func Path(namespace string) *field.Path {
 //     its hop and profile, the namespace and the annotation.
 //
 // Every denial is a single error, so that the patterns are quoted once.
-func Check(namespace string, nsAnnotations map[string]string, mode Mode, profiles []profile.Profile) (annotations.NamespacePolicy, field.ErrorList) {
+func Check(namespace string, nsAnnotations map[string]string, mode Mode, profiles []contract.Profile) (annotations.NamespacePolicy, field.ErrorList) {
 	path := Path(namespace)
 	value, ok := nsAnnotations[annotations.AllowedRoleARNs]
 	if !ok {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/internal/contract"
 	"github.com/rolechain/rolechain/webhook/annotations"
 )
 
@@ -18,26 +18,26 @@ const (
 	key    = "namespaces[team-a].metadata.annotations[rolechain.dev/allowed-role-arns]"
 )
 
-func chained(name string, roles ...string) profile.Profile {
-	return profile.Profile{Name: name, WebIdentityRoleARN: roles[0], RoleARNs: roles[1:]}
+func chained(name string, roles ...string) contract.Profile {
+	return contract.Profile{Name: name, WebIdentityRoleARN: roles[0], RoleARNs: roles[1:]}
 }
 
 func TestEveryRoleOfEveryProfileMustMatch(t *testing.T) {
 	allowAll := "arn:aws:iam::111111111111:role/web, arn:aws:iam::222222222222:role/hops/*, arn:aws:iam::333333333333:role/team-a-*"
 	cases := []struct {
 		name     string
-		profiles []profile.Profile
+		profiles []contract.Profile
 		denied   []string // the role named in each error, in order
 	}{
-		{"one profile, every hop allowed", []profile.Profile{chained("default", web, via, target)}, nil},
-		{"a one-hop profile", []profile.Profile{chained("default", target)}, nil},
-		{"the target is not allowed", []profile.Profile{chained("default", web, other)}, []string{other}},
-		{"the first hop is not allowed", []profile.Profile{chained("default", "arn:aws:iam::111111111111:role/irsa", target)}, []string{"arn:aws:iam::111111111111:role/irsa"}},
-		{"a via role deeper in the path is not allowed", []profile.Profile{chained("default", web, "arn:aws:iam::222222222222:role/hops/x/via", target)}, []string{"arn:aws:iam::222222222222:role/hops/x/via"}},
-		{"the same target in another partition is not allowed", []profile.Profile{chained("default", "arn:aws-cn:iam::333333333333:role/team-a-reader")}, []string{"arn:aws-cn:iam::333333333333:role/team-a-reader"}},
-		{"an extra profile's target is checked too", []profile.Profile{chained("default", web, target), chained("reports", web, other)}, []string{other}},
-		{"a role denied in two profiles is reported once", []profile.Profile{chained("default", web, other), chained("reports", web, other)}, []string{other}},
-		{"every denied role is reported", []profile.Profile{chained("default", "arn:aws:iam::111111111111:role/w2", other)}, []string{"arn:aws:iam::111111111111:role/w2", other}},
+		{"one profile, every hop allowed", []contract.Profile{chained("default", web, via, target)}, nil},
+		{"a one-hop profile", []contract.Profile{chained("default", target)}, nil},
+		{"the target is not allowed", []contract.Profile{chained("default", web, other)}, []string{other}},
+		{"the first hop is not allowed", []contract.Profile{chained("default", "arn:aws:iam::111111111111:role/irsa", target)}, []string{"arn:aws:iam::111111111111:role/irsa"}},
+		{"a via role deeper in the path is not allowed", []contract.Profile{chained("default", web, "arn:aws:iam::222222222222:role/hops/x/via", target)}, []string{"arn:aws:iam::222222222222:role/hops/x/via"}},
+		{"the same target in another partition is not allowed", []contract.Profile{chained("default", "arn:aws-cn:iam::333333333333:role/team-a-reader")}, []string{"arn:aws-cn:iam::333333333333:role/team-a-reader"}},
+		{"an extra profile's target is checked too", []contract.Profile{chained("default", web, target), chained("reports", web, other)}, []string{other}},
+		{"a role denied in two profiles is reported once", []contract.Profile{chained("default", web, other), chained("reports", web, other)}, []string{other}},
+		{"every denied role is reported", []contract.Profile{chained("default", "arn:aws:iam::111111111111:role/w2", other)}, []string{"arn:aws:iam::111111111111:role/w2", other}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -69,7 +69,7 @@ func TestEveryRoleOfEveryProfileMustMatch(t *testing.T) {
 
 func TestTheDenialNamesTheRoleItsHopTheNamespaceAndTheAnnotation(t *testing.T) {
 	_, errs := Check("team-a", map[string]string{annotations.AllowedRoleARNs: "arn:aws:iam::333333333333:role/team-a-*"}, ModeOptional,
-		[]profile.Profile{chained("default", target), chained("reports", web, target)})
+		[]contract.Profile{chained("default", target), chained("reports", web, target)})
 	want := key + `: Forbidden: role arn:aws:iam::111111111111:role/web (hop 1 of 2 of profile "reports") is not allowed in namespace "team-a": ` +
 		`it matches none of the patterns in the namespace's rolechain.dev/allowed-role-arns annotation: arn:aws:iam::333333333333:role/team-a-*`
 	if errs.ToAggregate() == nil || errs.ToAggregate().Error() != want {
@@ -80,7 +80,7 @@ func TestTheDenialNamesTheRoleItsHopTheNamespaceAndTheAnnotation(t *testing.T) {
 func TestTheVerdictNamesThePatternThatAdmittedEachRole(t *testing.T) {
 	verdict, errs := Check("team-a", map[string]string{
 		annotations.AllowedRoleARNs: "arn:aws:iam::111111111111:role/web,\n arn:aws:iam::*:role/team-a-*, arn:aws:iam::333333333333:role/*",
-	}, ModeRequired, []profile.Profile{chained("default", web, target), chained("logs", web, "arn:aws:iam::333333333333:role/logs")})
+	}, ModeRequired, []contract.Profile{chained("default", web, target), chained("logs", web, "arn:aws:iam::333333333333:role/logs")})
 	if len(errs) > 0 {
 		t.Fatal(errs.ToAggregate())
 	}
@@ -95,7 +95,7 @@ func TestTheVerdictNamesThePatternThatAdmittedEachRole(t *testing.T) {
 }
 
 func TestANamespaceWithoutThePolicy(t *testing.T) {
-	profiles := []profile.Profile{chained("default", web, target)}
+	profiles := []contract.Profile{chained("default", web, target)}
 	t.Run("optional: unrestricted, and the verdict says so", func(t *testing.T) {
 		verdict, errs := Check("team-a", map[string]string{"other": "x"}, ModeOptional, profiles)
 		if len(errs) > 0 || verdict.Applied || len(verdict.AdmittedBy) > 0 {
@@ -113,7 +113,7 @@ func TestANamespaceWithoutThePolicy(t *testing.T) {
 }
 
 func TestAnEmptyPolicyAllowsNoRole(t *testing.T) {
-	_, errs := Check("team-a", map[string]string{annotations.AllowedRoleARNs: ""}, ModeOptional, []profile.Profile{chained("default", target)})
+	_, errs := Check("team-a", map[string]string{annotations.AllowedRoleARNs: ""}, ModeOptional, []contract.Profile{chained("default", target)})
 	if len(errs) != 1 || !strings.Contains(errs[0].Detail, "the namespace's rolechain.dev/allowed-role-arns annotation is empty, which allows no role") {
 		t.Fatalf("errors = %v", errs)
 	}
@@ -121,7 +121,7 @@ func TestAnEmptyPolicyAllowsNoRole(t *testing.T) {
 
 func TestAMalformedPolicyDeniesEveryPodAndNamesEachBadEntryOnce(t *testing.T) {
 	_, errs := Check("team-a", map[string]string{annotations.AllowedRoleARNs: "arn:aws:iam::333333333333:role/team-a-*, *, arn:aws:iam::333333333333:role/a/**"},
-		ModeOptional, []profile.Profile{chained("default", target)}) // the target matches the good entry
+		ModeOptional, []contract.Profile{chained("default", target)}) // the target matches the good entry
 	want := key + `: Invalid value: "*, arn:aws:iam::333333333333:role/a/**": "*" must have the shape arn:<partition>:iam::<account>:role/[<path>/]<name>; ` +
 		`"arn:aws:iam::333333333333:role/a/**" has "**": * matches within one segment or path element only; list one pattern per path depth; each entry must be ` + Form +
 		`. Pods of namespace "team-a" that ask for a role are denied until a cluster admin fixes the annotation`

@@ -24,7 +24,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/internal/contract"
 	"github.com/rolechain/rolechain/webhook/annotations"
 	"github.com/rolechain/rolechain/webhook/eks"
 	"github.com/rolechain/rolechain/webhook/inject"
@@ -152,7 +152,7 @@ func (h *Handler) handle(ctx context.Context, req admission.Request, pod *corev1
 		warnings = append(warnings, fmt.Sprintf("container %q sets %s itself; rolechain kept its value%s", c, strings.Join(status.Kept[c], ", "), plural(len(status.Kept[c]))))
 	}
 	for _, c := range status.MountConflicts {
-		warnings = append(warnings, fmt.Sprintf("container %q already mounts a volume at %s; it gets no rolechain credentials", c, profile.OutputDir))
+		warnings = append(warnings, fmt.Sprintf("container %q already mounts a volume at %s; it gets no rolechain credentials", c, contract.OutputDir))
 	}
 	warnings = append(warnings, eksWarnings(status.EKS)...)
 	// The patch says what the mutation changed, path by path, rather than

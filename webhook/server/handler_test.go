@@ -27,7 +27,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/internal/contract"
 	"github.com/rolechain/rolechain/webhook/annotations"
 	"github.com/rolechain/rolechain/webhook/inject"
 	"github.com/rolechain/rolechain/webhook/metrics"
@@ -58,7 +58,7 @@ func newHandler(cache, api client.Reader) *Handler {
 		API:     api,
 		Decoder: admission.NewDecoder(scheme),
 		Defaults: annotations.Defaults{
-			Audience: profile.DefaultAudience, TokenExpirationSeconds: 3600,
+			Audience: contract.DefaultAudience, TokenExpirationSeconds: 3600,
 			MemoryLimit: resource.MustParse("64Mi"),
 		},
 		Injector:           inject.Injector{Image: "sidecar:test", PullPolicy: corev1.PullIfNotPresent, NativeSidecars: true},
@@ -119,15 +119,15 @@ func applied(t *testing.T, req admission.Request, resp admission.Response) *core
 	return pod
 }
 
-func sidecarProfiles(t *testing.T, pod *corev1.Pod) []profile.Profile {
+func sidecarProfiles(t *testing.T, pod *corev1.Pod) []contract.Profile {
 	t.Helper()
 	i := slices.IndexFunc(pod.Spec.InitContainers, func(c corev1.Container) bool { return c.Name == inject.SidecarName })
 	if i != 0 {
 		t.Fatalf("sidecar not first init container: %+v", pod.Spec.InitContainers)
 	}
 	for _, e := range pod.Spec.InitContainers[0].Env {
-		if e.Name == profile.EnvProfiles {
-			ps, err := profile.Decode(e.Value)
+		if e.Name == contract.EnvProfiles {
+			ps, err := contract.Decode(e.Value)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -13,7 +13,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/rolechain/rolechain/sidecar/profile"
+	"github.com/rolechain/rolechain/internal/contract"
 	"github.com/rolechain/rolechain/webhook/annotations"
 	"github.com/rolechain/rolechain/webhook/metrics"
 	"github.com/rolechain/rolechain/webhook/policy"
@@ -51,7 +51,7 @@ func (h *Handler) enforceNamespacePolicy(ctx context.Context, namespace string, 
 	return admission.Response{}, "", false
 }
 
-func (h *Handler) checkNamespacePolicy(ctx context.Context, namespace string, profiles []profile.Profile) (annotations.NamespacePolicy, field.ErrorList, error) {
+func (h *Handler) checkNamespacePolicy(ctx context.Context, namespace string, profiles []contract.Profile) (annotations.NamespacePolicy, field.ErrorList, error) {
 	mode := h.NamespacePolicy
 	if mode == "" {
 		mode = policy.ModeOptional

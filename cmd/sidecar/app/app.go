@@ -16,10 +16,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rolechain/rolechain/internal/contract"
 	"github.com/rolechain/rolechain/internal/version"
 	"github.com/rolechain/rolechain/sidecar/options"
 	"github.com/rolechain/rolechain/sidecar/output"
-	"github.com/rolechain/rolechain/sidecar/profile"
 	"github.com/rolechain/rolechain/sidecar/redact"
 )
 
@@ -48,7 +48,7 @@ func OSEnv() Env {
 }
 
 // RunFunc runs the sidecar with a validated configuration.
-type RunFunc func(ctx context.Context, cfg *options.Config, profiles []profile.Profile, log *slog.Logger) error
+type RunFunc func(ctx context.Context, cfg *options.Config, profiles []contract.Profile, log *slog.Logger) error
 
 type usageError struct{ err error }
 
@@ -94,7 +94,7 @@ every profile is written), 1 failure, 2 bad flag or configuration.`
 // without starting anything.
 func NewCommand(env Env, run RunFunc) *cobra.Command {
 	cfg := options.New()
-	var profiles []profile.Profile
+	var profiles []contract.Profile
 	var log *slog.Logger
 
 	root := &cobra.Command{

@@ -16,11 +16,11 @@ import (
 	"time"
 
 	"github.com/rolechain/rolechain/cmd/sidecar/app"
+	"github.com/rolechain/rolechain/internal/contract"
 	"github.com/rolechain/rolechain/internal/ststest"
 	"github.com/rolechain/rolechain/internal/syncbuf"
 	"github.com/rolechain/rolechain/sidecar/chain"
 	"github.com/rolechain/rolechain/sidecar/output"
-	"github.com/rolechain/rolechain/sidecar/profile"
 )
 
 const (
@@ -207,7 +207,7 @@ func TestOnceWithStaticKeysFromASecret(t *testing.T) {
 // flags.
 func TestProbeFailsUntilCredentialsExist(t *testing.T) {
 	dir := t.TempDir()
-	vars := map[string]string{profile.EnvOutputDir: dir}
+	vars := map[string]string{contract.EnvOutputDir: dir}
 	r := execute(context.Background(), []string{"probe"}, vars, io.Discard)
 	if r.code != app.ExitFailure || !strings.Contains(r.stderr, "profile default") {
 		t.Fatalf("probe on an empty dir: exit %d stderr %s", r.code, r.stderr)
@@ -245,16 +245,16 @@ func TestSidecarEndToEndLeaksNoSecretToLogsOrMetrics(t *testing.T) {
 		failed[c.RoleArn] = true
 		return &f
 	})
-	profiles, _ := profile.Encode([]profile.Profile{
+	profiles, _ := contract.Encode([]contract.Profile{
 		{Name: "default", WebIdentityRoleARN: webRole, RoleARNs: []string{targetRole}, ExternalID: "ext-1", Region: "eu-west-1", STSEndpoint: srv.URL, SessionTags: true},
 		{Name: "other", WebIdentityRoleARN: otherRole, STSEndpoint: srv.URL},
 	})
 	dir := t.TempDir()
 	endpointPort, metricsPort := freePort(t), freePort(t)
 	vars := map[string]string{
-		profile.EnvProfiles: profiles, profile.EnvOutputDir: dir, profile.EnvTokenFile: tokenFile(t),
-		profile.EnvCredentialsEndpointPort: strconv.Itoa(endpointPort), "ROLECHAIN_METRICS_PORT": strconv.Itoa(metricsPort),
-		profile.EnvPodNamespace: "team-a", profile.EnvPodName: "app-1", profile.EnvServiceAccount: "app",
+		contract.EnvProfiles: profiles, contract.EnvOutputDir: dir, contract.EnvTokenFile: tokenFile(t),
+		contract.EnvCredentialsEndpointPort: strconv.Itoa(endpointPort), "ROLECHAIN_METRICS_PORT": strconv.Itoa(metricsPort),
+		contract.EnvPodNamespace: "team-a", contract.EnvPodName: "app-1", contract.EnvServiceAccount: "app",
 	}
 	logs := startDaemon(t, vars)
 
@@ -433,12 +433,12 @@ func TestExitWhenReadyExitsOnceEveryProfileIsWritten(t *testing.T) {
 		failed = true
 		return &ststest.Fault{Code: ststest.CodeAccessDenied}
 	})
-	profiles, _ := profile.Encode([]profile.Profile{
+	profiles, _ := contract.Encode([]contract.Profile{
 		{Name: "default", WebIdentityRoleARN: webRole, RoleARNs: []string{targetRole}, Region: "eu-west-1", STSEndpoint: srv.URL},
 		{Name: "other", WebIdentityRoleARN: otherRole, STSEndpoint: srv.URL},
 	})
 	dir := filepath.Join(t.TempDir(), "out")
-	vars := map[string]string{profile.EnvProfiles: profiles, profile.EnvOutputDir: dir, profile.EnvTokenFile: tokenFile(t)}
+	vars := map[string]string{contract.EnvProfiles: profiles, contract.EnvOutputDir: dir, contract.EnvTokenFile: tokenFile(t)}
 	logs := &syncbuf.Buffer{}
 
 	r := runGuarded(t, context.Background(), []string{"--exit-when-ready"}, vars, logs)
@@ -512,12 +512,12 @@ func TestExitWhenReadyStoppedBeforeReadyFails(t *testing.T) {
 		}
 		return nil
 	})
-	profiles, _ := profile.Encode([]profile.Profile{
+	profiles, _ := contract.Encode([]contract.Profile{
 		{Name: "default", WebIdentityRoleARN: webRole, STSEndpoint: srv.URL},
 		{Name: "other", WebIdentityRoleARN: otherRole, STSEndpoint: srv.URL},
 	})
 	dir := t.TempDir()
-	vars := map[string]string{profile.EnvProfiles: profiles, profile.EnvOutputDir: dir, profile.EnvTokenFile: tokenFile(t), "ROLECHAIN_EXIT_WHEN_READY": "true"}
+	vars := map[string]string{contract.EnvProfiles: profiles, contract.EnvOutputDir: dir, contract.EnvTokenFile: tokenFile(t), "ROLECHAIN_EXIT_WHEN_READY": "true"}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan result, 1)
 	go func() { done <- execute(ctx, nil, vars, io.Discard) }()
@@ -639,11 +639,11 @@ func TestHostileValuesExitTwoBeforeAnySTSCall(t *testing.T) {
 	}{
 		{"line break in --role-arn", []string{"--web-identity-role-arn", webRole, "--role-arn", targetRole + "\n" + evil}, nil, `for "--role-arn" flag: `},
 		{"line break in ROLECHAIN_ROLE_ARN", []string{"--web-identity-role-arn", webRole}, map[string]string{"ROLECHAIN_ROLE_ARN": targetRole + "\n" + evil}, "--role-arn (from ROLECHAIN_ROLE_ARN): "},
-		{"garbage after ROLECHAIN_PROFILES", nil, map[string]string{profile.EnvProfiles: profilesJSON + "garbage"}, "--profiles (from ROLECHAIN_PROFILES): "},
+		{"garbage after ROLECHAIN_PROFILES", nil, map[string]string{contract.EnvProfiles: profilesJSON + "garbage"}, "--profiles (from ROLECHAIN_PROFILES): "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"--once", "--token-file", tokenFile(t)}, tc.args...)
-			if tc.vars == nil || tc.vars[profile.EnvProfiles] == "" {
+			if tc.vars == nil || tc.vars[contract.EnvProfiles] == "" {
 				args = append(args, "--sts-endpoint", srv.URL)
 			}
 			r := execute(context.Background(), args, tc.vars, io.Discard)
@@ -713,12 +713,12 @@ func TestPodIdentitySourceChainsFromTheAgentAndLeaksNothing(t *testing.T) {
 	})
 	tokenPath := filepath.Join(t.TempDir(), "eks-pod-identity-token")
 	os.WriteFile(tokenPath, []byte(podToken), 0o600)
-	profiles, _ := profile.Encode([]profile.Profile{{Name: "default", RoleARNs: []string{targetRole}, ExternalID: "ext-1", STSEndpoint: srv.URL}})
+	profiles, _ := contract.Encode([]contract.Profile{{Name: "default", RoleARNs: []string{targetRole}, ExternalID: "ext-1", STSEndpoint: srv.URL}})
 	dir := t.TempDir()
 	vars := map[string]string{
-		profile.EnvProfiles: profiles, profile.EnvOutputDir: dir, profile.EnvSource: profile.SourcePodIdentity,
+		contract.EnvProfiles: profiles, contract.EnvOutputDir: dir, contract.EnvSource: contract.SourcePodIdentity,
 		"AWS_CONTAINER_CREDENTIALS_FULL_URI": agent + "/v1/credentials", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": tokenPath,
-		profile.EnvPodNamespace: "team-a", profile.EnvPodName: "app-1", profile.EnvServiceAccount: "app",
+		contract.EnvPodNamespace: "team-a", contract.EnvPodName: "app-1", contract.EnvServiceAccount: "app",
 	}
 	logs := startDaemon(t, vars)
 

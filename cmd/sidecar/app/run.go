@@ -19,12 +19,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rolechain/rolechain/internal/contract"
 	"github.com/rolechain/rolechain/sidecar/chain"
 	"github.com/rolechain/rolechain/sidecar/endpoint"
 	"github.com/rolechain/rolechain/sidecar/metrics"
 	"github.com/rolechain/rolechain/sidecar/options"
 	"github.com/rolechain/rolechain/sidecar/output"
-	"github.com/rolechain/rolechain/sidecar/profile"
 	"github.com/rolechain/rolechain/sidecar/redact"
 	"github.com/rolechain/rolechain/sidecar/refresh"
 	"github.com/rolechain/rolechain/sidecar/serve"
@@ -38,7 +38,7 @@ const shutdownGrace = 500 * time.Millisecond
 // refresh loop per profile runs until ctx is done, and Run returns nil, or,
 // with --exit-when-ready, until every profile's credentials are on disk.
 func Run(env Env) RunFunc {
-	return func(ctx context.Context, cfg *options.Config, profiles []profile.Profile, log *slog.Logger) error {
+	return func(ctx context.Context, cfg *options.Config, profiles []contract.Profile, log *slog.Logger) error {
 		if cfg.Once {
 			return runOnce(ctx, env, cfg, profiles)
 		}
@@ -60,7 +60,7 @@ func stsHTTPClient() *awshttp.BuildableClient {
 	})
 }
 
-func newChains(ctx context.Context, cfg *options.Config, profiles []profile.Profile, observe func(string, time.Duration, error)) ([]*chain.Chain, error) {
+func newChains(ctx context.Context, cfg *options.Config, profiles []contract.Profile, observe func(string, time.Duration, error)) ([]*chain.Chain, error) {
 	var src chain.Source
 	switch cfg.Source {
 	case options.SourceWebIdentity:
@@ -103,7 +103,7 @@ func newChains(ctx context.Context, cfg *options.Config, profiles []profile.Prof
 	return chains, nil
 }
 
-func runOnce(ctx context.Context, env Env, cfg *options.Config, profiles []profile.Profile) error {
+func runOnce(ctx context.Context, env Env, cfg *options.Config, profiles []contract.Profile) error {
 	chains, err := newChains(ctx, cfg, profiles, nil)
 	if err != nil {
 		return err
@@ -233,7 +233,7 @@ func (r *readiness) Publish(name string, c chain.Credentials) error {
 	return nil
 }
 
-func runLoops(ctx context.Context, cfg *options.Config, profiles []profile.Profile, log *slog.Logger) error {
+func runLoops(ctx context.Context, cfg *options.Config, profiles []contract.Profile, log *slog.Logger) error {
 	names := make([]string, len(profiles))
 	named := make([]output.Named, len(profiles))
 	for i, p := range profiles {
@@ -299,10 +299,10 @@ func runLoops(ctx context.Context, cfg *options.Config, profiles []profile.Profi
 		if err != nil {
 			return err
 		}
-		redact.Default.Hold(profile.EndpointTokenFileName, redact.EndpointToken, token)
+		redact.Default.Hold(contract.EndpointTokenFileName, redact.EndpointToken, token)
 		// Written before the server serves, so a client never reads an
 		// old token for a live server.
-		if err := output.WriteFileAtomic(filepath.Join(cfg.OutputDir, profile.EndpointTokenFileName), []byte(token), cfg.FilePerm(), cfg.FileGroup); err != nil {
+		if err := output.WriteFileAtomic(filepath.Join(cfg.OutputDir, contract.EndpointTokenFileName), []byte(token), cfg.FilePerm(), cfg.FileGroup); err != nil {
 			return fmt.Errorf("--output-dir: %w", err)
 		}
 		store := endpoint.NewStore()

@@ -1,4 +1,4 @@
-// Package profile defines the contract between the webhook and the sidecar:
+// Package contract defines the contract between the webhook and the sidecar:
 // what one credentials profile is (a chain of roles and how to assume them),
 // how a list of profiles travels in the sidecar's environment, and the paths
 // and variable names both sides must agree on.
@@ -7,7 +7,7 @@
 // injected sidecar; the sidecar parses it back with Decode. Keeping both
 // directions in one package means a field added here cannot be rendered by
 // one side and ignored by the other.
-package profile
+package contract
 
 import (
 	"encoding/json"

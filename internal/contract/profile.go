@@ -16,68 +16,6 @@ import (
 	"strings"
 )
 
-// Well-known locations inside an injected pod.
-const (
-	// OutputDir is where the sidecar writes credentials: a memory-backed
-	// emptyDir, read-write in the sidecar and read-only in app containers.
-	OutputDir = "/var/run/rolechain"
-	// TokenDir holds the projected service-account token; it is mounted into
-	// the sidecar only.
-	TokenDir = "/var/run/secrets/rolechain/serviceaccount"
-	// TokenFile is the projected token's path inside TokenDir.
-	TokenFile = TokenDir + "/token"
-
-	// CredentialsFileName is the INI shared credentials file (every profile).
-	CredentialsFileName = "credentials"
-	// ConfigFileName is the INI config file with each profile's region.
-	ConfigFileName = "config"
-	// EndpointTokenFileName holds the authorization token that the
-	// container-credentials endpoint expects (AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE).
-	EndpointTokenFileName = "endpoint-token"
-
-	// DefaultProfileName is the profile the SDKs read when AWS_PROFILE is unset.
-	DefaultProfileName = "default"
-	// DefaultDurationSeconds is the session duration when none is configured.
-	DefaultDurationSeconds = 3600
-	// MinDurationSeconds and MaxDurationSeconds bound DurationSeconds (STS limits).
-	MinDurationSeconds = 900
-	MaxDurationSeconds = 43200
-	// MaxChainedDurationSeconds is STS's cap on a session reached by role
-	// chaining (AssumeRole called with temporary credentials).
-	MaxChainedDurationSeconds = 3600
-	// DefaultAudience is the audience of the projected token.
-	DefaultAudience = "sts.amazonaws.com"
-	// DefaultCredentialsEndpointPort is the loopback port of the
-	// container-credentials endpoint when it is enabled.
-	DefaultCredentialsEndpointPort = 61000
-)
-
-// Environment variables of the sidecar container. Every flag of the sidecar
-// has a ROLECHAIN_* twin; these are the ones the webhook sets.
-const (
-	EnvProfiles                = "ROLECHAIN_PROFILES"
-	EnvTokenFile               = "ROLECHAIN_TOKEN_FILE"
-	EnvOutputDir               = "ROLECHAIN_OUTPUT_DIR"
-	EnvCredentialsEndpointPort = "ROLECHAIN_CREDENTIALS_ENDPOINT_PORT"
-	// EnvRefreshInterval caps the time between two refreshes (a Go duration).
-	EnvRefreshInterval = "ROLECHAIN_REFRESH_INTERVAL"
-	// EnvSource selects what starts the chains (--source); the webhook sets
-	// it to SourcePodIdentity only, web identity being the default.
-	EnvSource = "ROLECHAIN_SOURCE"
-	// Filled from the downward API: a pod created from generateName has no
-	// name at admission time, so the webhook cannot write it in literally.
-	EnvPodName        = "ROLECHAIN_POD_NAME"
-	EnvPodNamespace   = "ROLECHAIN_POD_NAMESPACE"
-	EnvServiceAccount = "ROLECHAIN_SERVICE_ACCOUNT"
-)
-
-// SourcePodIdentity is the --source value that starts every chain from
-// the EKS Pod Identity credentials of the pod: the container-credentials
-// endpoint named by AWS_CONTAINER_CREDENTIALS_FULL_URI, authorized by the
-// token in AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, as EKS's webhook sets
-// them. Every role of the chain is then assumed with sts:AssumeRole.
-const SourcePodIdentity = "pod-identity"
-
 // Profile is one named set of credentials and the chain of roles that
 // produces it. The first hop is AssumeRoleWithWebIdentity into
 // WebIdentityRoleARN; each entry of RoleARNs is then assumed in order with
@@ -117,14 +55,24 @@ type Profile struct {
 	SessionPolicyARNs []string `json:"sessionPolicyARNs,omitempty"`
 }
 
-// Chain returns every role of the profile in the order it is assumed.
+// Chain returns every role of the profile in the order it is assumed: the
+// web-identity role, when the chain starts with one, then RoleARNs. A chain
+// that starts from other credentials (SourcePodIdentity) has no web-identity
+// role, and Chain does not invent an empty one.
 func (p Profile) Chain() []string {
+	if p.WebIdentityRoleARN == "" {
+		return p.RoleARNs
+	}
 	return append([]string{p.WebIdentityRoleARN}, p.RoleARNs...)
 }
 
 // Target returns the role whose credentials the profile yields.
+// It is "" for a profile without roles (which Validate refuses).
 func (p Profile) Target() string {
 	chain := p.Chain()
+	if len(chain) == 0 {
+		return ""
+	}
 	return chain[len(chain)-1]
 }
 

@@ -173,3 +173,13 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// Abbreviate keeps an error message readable when the bad value is a long
+// policy document: its start, and how long it was.
+func Abbreviate(v string) string {
+	const keep = 60
+	if utf8.RuneCountInString(v) <= keep+20 {
+		return v
+	}
+	return fmt.Sprintf("%s… (%d characters)", string([]rune(v)[:keep]), utf8.RuneCountInString(v))
+}

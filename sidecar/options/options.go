@@ -18,9 +18,9 @@ import (
 
 // Sources of the credentials that start a chain (--source).
 const (
-	SourceWebIdentity  = "web-identity"
-	SourceDefaultChain = "default-chain"
-	SourceStatic       = "static"
+	SourceWebIdentity  = contract.SourceWebIdentity
+	SourceDefaultChain = contract.SourceDefaultChain
+	SourceStatic       = contract.SourceStatic
 	// SourcePodIdentity starts from EKS Pod Identity's credentials, read
 	// from the container-credentials variables EKS's webhook sets.
 	SourcePodIdentity = contract.SourcePodIdentity
@@ -30,8 +30,8 @@ const (
 // for a ServiceAccount with a Pod Identity association; --source
 // pod-identity reads them.
 const (
-	EnvContainerCredentialsFullURI     = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
-	EnvContainerAuthorizationTokenFile = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
+	EnvContainerCredentialsFullURI     = contract.EnvContainerCredentialsFullURI
+	EnvContainerAuthorizationTokenFile = contract.EnvContainerAuthorizationTokenFile
 )
 
 // Config is everything the sidecar is told. Flags bind straight onto it;
@@ -116,11 +116,11 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.ExternalID, "external-id", "", "single profile: ExternalId sent on every sts:AssumeRole hop (2–1224 characters of [\\w+=,.@:/-])")
 	fs.StringVar(&c.SessionName, "session-name", "", "single profile: RoleSessionName of every hop ([\\w+=,.@-], 2–64); default <namespace>.<pod> from ROLECHAIN_POD_NAMESPACE/ROLECHAIN_POD_NAME, or \"rolechain\"")
 	fs.Var(&c.Duration, "duration", "single profile: session duration of every hop, seconds or Go duration (900s–12h, default 1h; at most 1h when the chain has more than one role: STS caps chained sessions)")
-	fs.StringVar(&c.Region, "region", "", "single profile: region of the STS endpoint and of the config file (default: us-east-1, cn-north-1 or us-gov-west-1 by the role ARN's partition)")
+	fs.StringVar(&c.Region, "region", "", "single profile: region of the STS endpoint and of the config file; unset, STS is called in us-east-1, cn-north-1 or us-gov-west-1 by the role ARN's partition, and the config file names no region")
 	fs.StringVar(&c.STSEndpoint, "sts-endpoint", "", "single profile: STS endpoint URL replacing the regional one (http or https; no user info, query or fragment)")
 	fs.BoolVar(&c.SessionTags, "session-tags", false, "single profile: tag every sts:AssumeRole hop with kubernetes-namespace, kubernetes-pod and kubernetes-service-account (from ROLECHAIN_POD_NAMESPACE, ROLECHAIN_POD_NAME, ROLECHAIN_SERVICE_ACCOUNT)")
 	fs.StringVar(&c.SessionPolicy, "session-policy", "", fmt.Sprintf("single profile: inline IAM policy (JSON) sent as the session policy (Policy) of the target hop only: the credentials get the intersection of the target role's permissions and this policy (at most %d characters, as STS counts them)", contract.MaxSessionPolicyChars))
-	fs.StringSliceVar(&c.SessionPolicyARNs, "session-policy-arns", nil, fmt.Sprintf("single profile: managed policy ARNs sent as session policies (PolicyArns) of the target hop only, in the target's partition; at most %d, repeatable or comma-separated", contract.MaxSessionPolicyARNs))
+	fs.Var(NewStringList(&c.SessionPolicyARNs), "session-policy-arns", fmt.Sprintf("single profile: managed policy ARNs sent as session policies (PolicyArns) of the target hop only, in the target's partition; at most %d, repeatable or comma-separated", contract.MaxSessionPolicyARNs))
 
 	fs.StringVar(&c.Source, "source", c.Source, "credentials that start each chain: web-identity (the token file), default-chain (the AWS SDK default chain), static (key files in --static-credentials-dir) or pod-identity (EKS Pod Identity: the endpoint in "+EnvContainerCredentialsFullURI+" with the token in "+EnvContainerAuthorizationTokenFile+", as EKS's webhook sets them); with all but web-identity every role is assumed with sts:AssumeRole")
 	fs.StringVar(&c.TokenFile, "token-file", c.TokenFile, "projected service-account token, re-read before every AssumeRoleWithWebIdentity (--source web-identity)")

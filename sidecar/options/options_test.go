@@ -38,7 +38,7 @@ func TestSingleProfileFlagsBuildOneProfileWithDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []contract.Profile{{Name: "default", WebIdentityRoleARN: web, RoleARNs: []string{target}, SessionName: "team-a.app-7d9f", DurationSeconds: 3600, Region: "us-east-1"}}
+	want := []contract.Profile{{Name: "default", WebIdentityRoleARN: web, RoleARNs: []string{target}, SessionName: "team-a.app-7d9f", DurationSeconds: 3600}}
 	if !reflect.DeepEqual(ps, want) {
 		t.Fatalf("got %+v\nwant %+v", ps, want)
 	}
@@ -56,7 +56,7 @@ func TestProfilesFromEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ps) != 2 || ps[1].Region != "cn-north-1" || ps[1].DurationSeconds != 43200 || ps[0].SessionName != "ns.pod" {
+	if len(ps) != 2 || ps[1].Region != "" || contract.SigningRegion(ps[1]) != "cn-north-1" || ps[1].DurationSeconds != 43200 || ps[0].SessionName != "ns.pod" {
 		t.Fatalf("profiles %+v", ps)
 	}
 	if c.OutputDir != "/tmp/out" || c.CredentialsEndpointPort != 61000 {
@@ -104,32 +104,32 @@ func TestInvalidValuesNameTheirFlag(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{"bad ARN", []string{"--web-identity-role-arn", "arn:aws:iam::1:user/x"}, nil, `--web-identity-role-arn: "arn:aws:iam::1:user/x" is not an IAM role ARN`},
-		{"missing web identity role", nil, nil, "--web-identity-role-arn: is required with --source web-identity"},
-		{"duration too short", append(base, "--duration", "60"), nil, "--duration: 60s must be between 900s (15m) and 43200s (12h)"},
-		{"chained duration over an hour", append(base, "--role-arn", target, "--duration", "2h"), nil, "--duration: 7200s exceeds 3600s: STS caps a session reached by role chaining at 1h"},
-		{"duration from env", append(base, "--role-arn", target), map[string]string{"ROLECHAIN_DURATION": "5h"}, "--duration (from ROLECHAIN_DURATION): 18000s exceeds 3600s"},
+		{"bad ARN", []string{"--web-identity-role-arn", "arn:aws:iam::1:user/x"}, nil, `--web-identity-role-arn: Invalid value: "arn:aws:iam::1:user/x": must be an IAM role ARN`},
+		{"missing web identity role", nil, nil, "--web-identity-role-arn: Required value: the first role, assumed with the web identity"},
+		{"duration too short", append(base, "--duration", "60"), nil, "--duration: Invalid value: 60: must be between 900 and 43200 seconds"},
+		{"chained duration over an hour", append(base, "--role-arn", target, "--duration", "2h"), nil, "--duration: Invalid value: 7200: must be at most 3600 seconds (1h) because profile \"default\" chains 2 roles"},
+		{"duration from env", append(base, "--role-arn", target), map[string]string{"ROLECHAIN_DURATION": "5h"}, "--duration (from ROLECHAIN_DURATION): Invalid value: 18000: must be at most 3600 seconds"},
 		{"unparsable duration from env", base, map[string]string{"ROLECHAIN_DURATION": "soon"}, `--duration (from ROLECHAIN_DURATION): "soon" is not a whole number of seconds`},
-		{"session name", append(base, "--session-name", "has space"), nil, `--session-name: "has space" must be 2–64 characters`},
-		{"external id", append(base, "--role-arn", target, "--external-id", "x"), nil, "--external-id: must be 2–1224 characters"},
-		{"external id without AssumeRole hop", append(base, "--external-id", "abc"), nil, "--external-id: is sent on sts:AssumeRole hops, and this chain has none"},
-		{"region", append(base, "--region", "Europe"), nil, `--region: "Europe" is not an AWS region`},
-		{"region in another partition", append(base, "--region", "cn-north-1"), nil, "--region: cn-north-1 is in partition aws-cn but the roles are in aws"},
-		{"chain across partitions", append(base, "--role-arn", "arn:aws-cn:iam::222222222222:role/t"), nil, "a chain cannot cross partitions"},
-		{"unknown partition without endpoint", []string{"--web-identity-role-arn", "arn:minio:iam:::role/x"}, nil, "unless an STS endpoint is set"},
-		{"sts endpoint", append(base, "--sts-endpoint", "sts.example.com"), nil, `--sts-endpoint: "sts.example.com" must be an http or https URL`},
+		{"session name", append(base, "--session-name", "has space"), nil, `--session-name: Invalid value: "has space": must be 2-64 characters`},
+		{"external id", append(base, "--role-arn", target, "--external-id", "x"), nil, "--external-id: Invalid value: \"x\": must be 2-1224 characters"},
+		{"external id without AssumeRole hop", append(base, "--external-id", "abc"), nil, "--external-id: Invalid value: \"abc\": is sent on sts:AssumeRole hops, and profile \"default\" has none"},
+		{"region", append(base, "--region", "Europe"), nil, `--region: Invalid value: "Europe": must be an AWS region`},
+		{"region in another partition", append(base, "--region", "cn-north-1"), nil, "--region: Invalid value: \"cn-north-1\": is in partition \"aws-cn\" but the roles of profile \"default\" are in \"aws\""},
+		{"chain across partitions", append(base, "--role-arn", "arn:aws-cn:iam::222222222222:role/t"), nil, "STS cannot chain roles across partitions"},
+		{"unknown partition without endpoint", []string{"--web-identity-role-arn", "arn:minio:iam:::role/x"}, nil, "must be an IAM role ARN: arn:<aws|aws-cn|aws-us-gov>"},
+		{"sts endpoint", append(base, "--sts-endpoint", "sts.example.com"), nil, `--sts-endpoint: Invalid value: "": "sts.example.com" must be an absolute http or https URL`},
 		{"source", append(base, "--source", "magic"), nil, `--source: "magic" must be web-identity, default-chain, static or pod-identity`},
 		{"static without dir", []string{"--source", "static", "--role-arn", target}, nil, "--static-credentials-dir: must name a directory"},
-		{"web identity role with another source", append(base, "--source", "default-chain", "--role-arn", target), nil, "--web-identity-role-arn: is only used with --source web-identity"},
-		{"default chain without roles", []string{"--source", "default-chain"}, nil, "--role-arn: needs at least one role with --source default-chain"},
+		{"web identity role with another source", append(base, "--source", "default-chain", "--role-arn", target), nil, "--web-identity-role-arn: Invalid value: \"arn:aws:iam::111111111111:role/web\": is only used when the chain starts with a web identity"},
+		{"default chain without roles", []string{"--source", "default-chain"}, nil, "--role-arn: Required value: at least one role to assume with source default-chain"},
 		{"format without once", append(base, "--format", "json"), nil, "--format: is only used with --once"},
 		{"bad format", append(base, "--once", "--format", "yaml"), nil, `--format: "yaml" must be one of ini, json, env, process`},
 		{"endpoint with once", append(base, "--once", "--credentials-endpoint-port", "61000"), nil, "--credentials-endpoint-port: has no effect with --once"},
 		{"port range", append(base, "--metrics-port", "70000"), nil, "--metrics-port: 70000 must be a TCP port"},
 		{"same ports", append(base, "--metrics-port", "9000", "--credentials-endpoint-port", "9000"), nil, "--metrics-port: 9000 is also --credentials-endpoint-port"},
-		{"profile name", append(base, "--profile", "../etc"), nil, `--profile: "../etc" must be 1–64 characters`},
+		{"profile name", append(base, "--profile", "../etc"), nil, `--profile: Invalid value: "../etc": must be 1-63 characters`},
 		{"session tags without pod env", append(base, "--role-arn", target, "--session-tags"), nil, "--session-tags: needs ROLECHAIN_POD_NAMESPACE to be set"},
-		{"session tags without AssumeRole hop", append(base, "--session-tags"), map[string]string{contract.EnvPodNamespace: "n", contract.EnvPodName: "p", contract.EnvServiceAccount: "s"}, "--session-tags: tags go on sts:AssumeRole hops"},
+		{"session tags without AssumeRole hop", append(base, "--session-tags"), map[string]string{contract.EnvPodNamespace: "n", contract.EnvPodName: "p", contract.EnvServiceAccount: "s"}, "--session-tags: Invalid value: true: session tags go on sts:AssumeRole hops"},
 		{"refresh interval too short", append(base, "--refresh-interval", "5s"), nil, "--refresh-interval: 5s must be 0 (off) or between 10s and 12h0m0s"},
 		{"refresh interval too long", append(base, "--refresh-interval", "13h"), nil, "--refresh-interval: 13h0m0s must be 0 (off) or between 10s and 12h0m0s"},
 		{"negative refresh interval", append(base, "--refresh-interval", "-1m"), nil, "--refresh-interval: -1m0s must be 0 (off) or between 10s and 12h0m0s"},
@@ -142,9 +142,9 @@ func TestInvalidValuesNameTheirFlag(t *testing.T) {
 		{"unparsable exit when ready from env", base, map[string]string{"ROLECHAIN_EXIT_WHEN_READY": "soon"}, `--exit-when-ready (from ROLECHAIN_EXIT_WHEN_READY): `},
 		{"file mode", append(base, "--file-mode", "999"), nil, `"999" is not an octal mode`},
 		{"profiles with single-profile flags", []string{"--profiles", `[{"name":"a","webIdentityRoleARN":"` + web + `"}]`, "--region", "eu-west-1"}, nil, "--region: cannot be combined with --profiles"},
-		{"profiles JSON field", []string{"--profiles", `[{"name":"a","webIdentityRoleARN":"` + web + `","durationSeconds":60}]`}, nil, "--profiles[0].durationSeconds: 60s must be between"},
-		{"profiles from env", nil, map[string]string{contract.EnvProfiles: `[{"name":"a","webIdentityRoleARN":"x"}]`}, `--profiles (from ROLECHAIN_PROFILES)[0].webIdentityRoleARN: "x" is not an IAM role ARN`},
-		{"duplicate profiles", []string{"--profiles", `[{"name":"a","webIdentityRoleARN":"` + web + `"},{"name":"a","webIdentityRoleARN":"` + web + `"}]`}, nil, `--profiles[1].name: profile "a" appears twice`},
+		{"profiles JSON field", []string{"--profiles", `[{"name":"a","webIdentityRoleARN":"` + web + `","durationSeconds":60}]`}, nil, "--profiles[0].durationSeconds: Invalid value: 60: must be between"},
+		{"profiles from env", nil, map[string]string{contract.EnvProfiles: `[{"name":"a","webIdentityRoleARN":"x"}]`}, `--profiles (from ROLECHAIN_PROFILES)[0].webIdentityRoleARN: Invalid value: "x": must be an IAM role ARN`},
+		{"duplicate profiles", []string{"--profiles", `[{"name":"a","webIdentityRoleARN":"` + web + `"},{"name":"a","webIdentityRoleARN":"` + web + `"}]`}, nil, `--profiles[1].name: Duplicate value: "a"`},
 		{"unknown JSON field", []string{"--profiles", `[{"name":"a","roleArn":"x"}]`}, nil, `--profiles: ROLECHAIN_PROFILES is not a JSON list of profiles`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -245,7 +245,7 @@ func TestHostileValuesAreRefusedNamingTheirFlag(t *testing.T) {
 		{"line break in --role-arn", append(base, "--role-arn", target+"\n"+evil), nil, `--role-arn" flag: "` + target + `\n` + evil + `" contains a control character`},
 		{"line break in ROLECHAIN_ROLE_ARN", base, map[string]string{"ROLECHAIN_ROLE_ARN": target + "\n" + evil}, `--role-arn (from ROLECHAIN_ROLE_ARN): "` + target + `\n` + evil + `" contains a control character`},
 		{"carriage return in --role-arn", append(base, "--role-arn", target+"\r"), nil, `contains a control character`},
-		{"line break in --web-identity-role-arn", []string{"--web-identity-role-arn", web + "\n" + evil}, nil, `--web-identity-role-arn: "` + web + `\n` + evil + `" is not an IAM role ARN`},
+		{"line break in --web-identity-role-arn", []string{"--web-identity-role-arn", web + "\n" + evil}, nil, `--web-identity-role-arn: Invalid value: "` + web + `\n` + evil + `": must be an IAM role ARN`},
 		{"line break in --output-dir", append(base, "--output-dir", "/var/run/x\ny"), nil, `--output-dir: "/var/run/x\ny" contains a control character`},
 		{"line break in --token-file", append(base, "--token-file", "/t\n"), nil, `--token-file: "/t\n" contains a control character`},
 		{"tab in --output", append(base, "--once", "--output", "/o\tx"), nil, `--output: "/o\tx" contains a control character`},
@@ -253,9 +253,9 @@ func TestHostileValuesAreRefusedNamingTheirFlag(t *testing.T) {
 		{"garbage after the profiles JSON", nil, map[string]string{contract.EnvProfiles: `[{"name":"a","webIdentityRoleARN":"` + web + `"}]garbage`},
 			`--profiles (from ROLECHAIN_PROFILES): ROLECHAIN_PROFILES is not a JSON list of profiles: data after the list`},
 		{"a second JSON value after the profiles", []string{"--profiles", `[{"name":"a","webIdentityRoleARN":"` + web + `"}] []`}, nil, `data after the list`},
-		{"password in --sts-endpoint", append(base, "--sts-endpoint", "https://user:hunter2@sts.example.test"), nil, `--sts-endpoint: "https://user:xxxxx@sts.example.test" must not hold user information`},
-		{"query in --sts-endpoint", append(base, "--sts-endpoint", "https://sts.example.test/?a=b"), nil, `--sts-endpoint: "https://sts.example.test/?a=b" must not have a query or fragment`},
-		{"unparsable --sts-endpoint", append(base, "--sts-endpoint", "http://u:p@[::1"), nil, `--sts-endpoint: is not a URL`},
+		{"password in --sts-endpoint", append(base, "--sts-endpoint", "https://user:hunter2@sts.example.test"), nil, `--sts-endpoint: Invalid value: "": "https://user:xxxxx@sts.example.test" must not hold user information`},
+		{"query in --sts-endpoint", append(base, "--sts-endpoint", "https://sts.example.test/?a=b"), nil, `--sts-endpoint: Invalid value: "": "https://sts.example.test/?a=b" must not have a query or fragment`},
+		{"unparsable --sts-endpoint", append(base, "--sts-endpoint", "http://u:p@[::1"), nil, `--sts-endpoint: Invalid value: "": is not a URL`},
 		{"file mode 0777", append(base, "--file-mode", "0777"), nil, "--file-mode: 0777 lets group or others write"},
 		{"file mode 0000", append(base, "--file-mode", "0000"), nil, "--file-mode: 0000 does not let the owner read"},
 		{"file mode 0755", append(base, "--file-mode", "0755"), nil, "--file-mode: 0755 sets execute bits"},
@@ -392,7 +392,7 @@ func TestProbeNeedsOnlyTheOutputDirAndProfileNames(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{[]string{"--profile", "../x"}, nil, `--profile: "../x" must be 1–64 characters`},
+		{[]string{"--profile", "../x"}, nil, `--profile: "../x" must be 1-63 characters`},
 		{[]string{"--output-dir", ""}, nil, "--output-dir: must not be empty"},
 		{[]string{"--output-dir", "/o\n"}, nil, "--output-dir: \"/o\\n\" contains a control character"},
 		{nil, map[string]string{contract.EnvProfiles: "[]x"}, "--profiles (from ROLECHAIN_PROFILES): ROLECHAIN_PROFILES is not a JSON list of profiles"},
@@ -410,7 +410,7 @@ func TestPodIdentitySourceCapsEvenOneRoleAtOneHourAndTakesNoWebIdentityRole(t *t
 		env[k] = v
 	}
 	_, _, err := parse(t, nil, env)
-	if err == nil || !strings.Contains(err.Error(), "webIdentityRoleARN: is only used with --source web-identity") || !strings.Contains(err.Error(), "7200s exceeds 3600s") {
+	if err == nil || !strings.Contains(err.Error(), "webIdentityRoleARN: Invalid value: \"arn:aws:iam::111111111111:role/web\": is only used when the chain starts with a web identity") || !strings.Contains(err.Error(), "Invalid value: 7200: must be at most 3600 seconds (1h)") {
 		t.Fatalf("error %v", err)
 	}
 }

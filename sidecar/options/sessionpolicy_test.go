@@ -12,7 +12,7 @@ const denyGet = `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":
 
 func TestSessionPolicyFlagsAndTheirEnvironmentTwins(t *testing.T) {
 	want := contract.Profile{
-		Name: "default", WebIdentityRoleARN: web, RoleARNs: []string{target}, SessionName: "rolechain", DurationSeconds: 3600, Region: "us-east-1",
+		Name: "default", WebIdentityRoleARN: web, RoleARNs: []string{target}, SessionName: "rolechain", DurationSeconds: 3600,
 		SessionPolicy: denyGet, SessionPolicyARNs: []string{"arn:aws:iam::222222222222:policy/a", "arn:aws:iam::aws:policy/ReadOnlyAccess"},
 	}
 	for _, tc := range []struct {
@@ -49,18 +49,18 @@ func TestBadSessionPoliciesNameTheirFlag(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{"not JSON", append(base, "--session-policy", "deny all"), nil, "--session-policy: the policy is not a JSON object"},
+		{"not JSON", append(base, "--session-policy", "deny all"), nil, "--session-policy: Invalid value: \"deny all\": the policy is not a JSON object"},
 		{"a principal", append(base, "--session-policy", `{"Statement":{"Effect":"Deny","Principal":"*","Action":"*","Resource":"*"}}`), nil,
-			"--session-policy: statement 1 has Principal"},
+			"statement 1 has Principal"},
 		{"too long, from the environment", base, map[string]string{"ROLECHAIN_SESSION_POLICY": strings.TrimSuffix(denyGet, "}") + strings.Repeat(" ", 2000) + "}"},
-			"--session-policy (from ROLECHAIN_SESSION_POLICY): the policy is 2095 characters long: STS accepts at most 2048"},
-		{"not a policy ARN", append(base, "--session-policy-arns", "arn:aws:iam::222222222222:role/a"), nil, `--session-policy-arns: "arn:aws:iam::222222222222:role/a" must be a managed policy ARN`},
+			"(2095 characters)\": the policy is 2095 characters long: STS accepts at most 2048"},
+		{"not a policy ARN", append(base, "--session-policy-arns", "arn:aws:iam::222222222222:role/a"), nil, `--session-policy-arns: Invalid value: "arn:aws:iam::222222222222:role/a": must be a managed policy ARN`},
 		{"another partition", append(base, "--session-policy-arns", "arn:aws-cn:iam::aws:policy/ReadOnlyAccess"), nil,
-			`--session-policy-arns: "arn:aws-cn:iam::aws:policy/ReadOnlyAccess" is in partition aws-cn but the roles are in aws`},
-		{"eleven", append(base, "--session-policy-arns", strings.TrimSuffix(strings.Repeat("arn:aws:iam::aws:policy/P,", 11), ",")), nil, "--session-policy-arns: lists 11 policies; STS accepts at most 10"},
-		{"twice", append(base, "--session-policy-arns", "arn:aws:iam::aws:policy/P,arn:aws:iam::aws:policy/P"), nil, `--session-policy-arns: "arn:aws:iam::aws:policy/P" is listed twice`},
+			`--session-policy-arns: Invalid value: "arn:aws-cn:iam::aws:policy/ReadOnlyAccess": is in partition "aws-cn" but the target role`},
+		{"eleven", append(base, "--session-policy-arns", strings.TrimSuffix(strings.Repeat("arn:aws:iam::aws:policy/P,", 11), ",")), nil, "--session-policy-arns: Invalid value: 11: lists 11 policies; STS accepts at most 10"},
+		{"twice", append(base, "--session-policy-arns", "arn:aws:iam::aws:policy/P,arn:aws:iam::aws:policy/P"), nil, `--session-policy-arns: Invalid value: "arn:aws:iam::aws:policy/P": is listed twice`},
 		{"with --profiles", []string{"--profiles", `[{"name":"a","webIdentityRoleARN":"` + web + `"}]`, "--session-policy", denyGet}, nil, "--session-policy: cannot be combined with --profiles"},
-		{"in profile JSON", []string{"--profiles", `[{"name":"a","webIdentityRoleARN":"` + web + `","sessionPolicyARNs":["x"]}]`}, nil, `--profiles[0].sessionPolicyARNs: "x" must be a managed policy ARN`},
+		{"in profile JSON", []string{"--profiles", `[{"name":"a","webIdentityRoleARN":"` + web + `","sessionPolicyARNs":["x"]}]`}, nil, `--profiles[0].sessionPolicyARNs[0]: Invalid value: "x": must be a managed policy ARN`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := parse(t, tc.args, tc.env)

@@ -11,32 +11,20 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
 	"github.com/rolechain/rolechain/internal/contract"
 	"github.com/rolechain/rolechain/sidecar/chain"
 	"github.com/rolechain/rolechain/sidecar/output"
-	"github.com/rolechain/rolechain/sidecar/refresh"
 )
 
+// tagValue is STS's character set for a session tag's value.
 var (
-	// Length limits are checked apart: a bounded repeat such as {1,512}
-	// compiles into a program that costs megabytes of memory at start-up.
-	roleARN        = regexp.MustCompile(`^arn:([a-z][a-z0-9-]*):iam::(\d{12})?:role/[\w+=,.@/-]+$`)
-	sessionName    = regexp.MustCompile(`^[\w+=,.@-]+$`)
-	externalID     = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
-	regionRE       = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
-	profileName    = regexp.MustCompile(`^[A-Za-z0-9][\w.-]*$`)
 	sessionNameBad = regexp.MustCompile(`[^\w+=,.@-]`)
 	tagValue       = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
 )
 
-func validSessionName(s string) bool {
-	return len(s) >= 2 && len(s) <= 64 && sessionName.MatchString(s)
-}
-func validProfileName(s string) bool { return len(s) <= 64 && profileName.MatchString(s) }
-func validTagValue(s string) bool    { return len(s) <= 256 && tagValue.MatchString(s) }
-func validRoleARN(s string) bool     { return len(s) <= 2048 && roleARN.MatchString(s) }
-
-var knownPartitions = []string{contract.PartitionAWS, contract.PartitionChina, contract.PartitionGov}
+func validTagValue(s string) bool { return len(s) <= 256 && tagValue.MatchString(s) }
 
 // Session tag keys set with SessionTags.
 const (
@@ -74,20 +62,13 @@ func (c *Config) Validate() ([]contract.Profile, error) {
 	if c.StaticCredentialsDir != "" && c.Source != SourceStatic {
 		bad("static-credentials-dir", "is only read with --source static")
 	}
-	if c.SourceIdentity != "" && !validSessionName(c.SourceIdentity) {
+	if c.SourceIdentity != "" && !contract.ValidSessionName(c.SourceIdentity) {
 		bad("source-identity", "%q must be 2–64 characters of [\\w+=,.@-]", c.SourceIdentity)
 	}
 
 	profiles := c.profiles(bad)
-	for i, p := range profiles {
-		c.validateProfile(i, &profiles[i], p, &errs)
-	}
-	seen := map[string]bool{}
-	for i, p := range profiles {
-		if seen[p.Name] {
-			errs = append(errs, c.fieldRef(i, "name")+fmt.Sprintf(": profile %q appears twice", p.Name))
-		}
-		seen[p.Name] = true
+	if len(profiles) > 0 {
+		c.validateProfiles(profiles, &errs)
 	}
 
 	if c.Once {
@@ -133,8 +114,8 @@ func (c *Config) Validate() ([]contract.Profile, error) {
 			bad(port.flag, "%d must be a TCP port (1–65535) or 0 for off", port.v)
 		}
 	}
-	if c.RefreshInterval != 0 && (c.RefreshInterval < refresh.MinInterval || c.RefreshInterval > refresh.MaxInterval) {
-		bad("refresh-interval", "%s must be 0 (off) or between %s and %s", c.RefreshInterval, refresh.MinInterval, refresh.MaxInterval)
+	if c.RefreshInterval != 0 && (c.RefreshInterval < contract.MinRefreshInterval || c.RefreshInterval > contract.MaxRefreshInterval) {
+		bad("refresh-interval", "%s must be 0 (off) or between %s and %s", c.RefreshInterval, contract.MinRefreshInterval, contract.MaxRefreshInterval)
 	}
 	if c.CredentialsEndpointPort != 0 && c.CredentialsEndpointPort == c.MetricsPort {
 		bad("metrics-port", "%d is also --credentials-endpoint-port", c.MetricsPort)
@@ -206,127 +187,56 @@ func (c *Config) fieldRef(i int, field string) string {
 	return fmt.Sprintf("%s[%d].%s", c.flagRef("profiles"), i, field)
 }
 
-// validateProfile checks p and writes it, with defaults, to out.
-func (c *Config) validateProfile(i int, out *contract.Profile, p contract.Profile, errs *[]string) {
-	bad := func(field, format string, args ...any) {
-		*errs = append(*errs, c.fieldRef(i, field)+": "+fmt.Sprintf(format, args...))
-	}
-	if p.Name == "" {
-		p.Name = contract.DefaultProfileName
-	}
-	if !validProfileName(p.Name) {
-		bad("name", "%q must be 1–64 characters of [A-Za-z0-9_.-], starting with a letter or digit (it names files)", p.Name)
-	}
-
-	custom := p.STSEndpoint != ""
-	if custom {
-		if problem := stsEndpointProblem(p.STSEndpoint); problem != "" {
-			bad("stsEndpoint", "%s", problem)
+// validateProfiles fills in the defaults the contract leaves to the
+// sidecar (name, session name, duration), checks the profiles with the
+// contract's rules — the webhook's own, so that what the webhook admits
+// the sidecar accepts — and then what only the sidecar can check (the
+// session tags' values from the downward API, --source-identity).
+func (c *Config) validateProfiles(profiles []contract.Profile, errs *[]string) {
+	for i := range profiles {
+		if profiles[i].Name == "" {
+			profiles[i].Name = contract.DefaultProfileName
 		}
 	}
-
-	// The roles, in the order they are assumed.
-	var roles []string
-	switch c.Source {
-	case SourceWebIdentity:
-		if p.WebIdentityRoleARN == "" {
-			bad("webIdentityRoleARN", "is required with --source web-identity")
+	locate := func(i int, f string, item int) *field.Path {
+		path := field.NewPath(c.fieldRef(i, f))
+		if item >= 0 && c.ProfilesJSON != "" {
+			path = path.Index(item)
 		}
-		roles = p.Chain()
-	case SourceDefaultChain, SourceStatic, SourcePodIdentity:
-		if p.WebIdentityRoleARN != "" {
-			bad("webIdentityRoleARN", "is only used with --source web-identity; list the first role in %s", c.fieldRef(i, "roleARNs"))
-		}
-		if len(p.RoleARNs) == 0 {
-			bad("roleARNs", "needs at least one role with --source %s", c.Source)
-		}
-		roles = p.RoleARNs
-	default: // --source is reported; check the ARNs only
-		roles = p.Chain()
+		return path
 	}
-	partition := ""
-	for j, arn := range roles {
-		field := "roleARNs"
-		if c.Source == SourceWebIdentity && j == 0 {
-			field = "webIdentityRoleARN"
+	source := c.Source
+	if !slices.Contains([]string{SourceWebIdentity, SourceDefaultChain, SourceStatic, SourcePodIdentity}, source) {
+		source = SourceWebIdentity // --source is reported; check the profiles as the default would
+	}
+	for _, e := range contract.Validate(profiles, source, locate) {
+		*errs = append(*errs, e.Field+": "+e.ErrorBody())
+	}
+	for i := range profiles {
+		p := &profiles[i]
+		if p.SessionName == "" {
+			p.SessionName = DefaultSessionName(c.PodNamespace, c.PodName)
 		}
-		if arn == "" && field == "webIdentityRoleARN" {
-			continue // reported above
+		if p.DurationSeconds == 0 {
+			p.DurationSeconds = contract.DefaultDurationSeconds
 		}
-		m := roleARN.FindStringSubmatch(arn)
-		if m == nil || !validRoleARN(arn) {
-			bad(field, "%q is not an IAM role ARN (arn:PARTITION:iam::ACCOUNT:role/NAME)", arn)
-			continue
+		assumeRoleHops := len(p.Chain())
+		if c.Source == SourceWebIdentity && p.WebIdentityRoleARN != "" {
+			assumeRoleHops--
 		}
-		if !custom && (!slices.Contains(knownPartitions, m[1]) || m[2] == "") {
-			bad(field, "%q must be in partition aws, aws-cn or aws-us-gov with a 12-digit account, unless an STS endpoint is set", arn)
-			continue
-		}
-		if partition == "" {
-			partition = m[1]
-		} else if m[1] != partition {
-			bad(field, "%q is in partition %s but the chain starts in %s; a chain cannot cross partitions", arn, m[1], partition)
-		}
-	}
-
-	validateSessionPolicy(p, partition, bad)
-
-	if p.ExternalID != "" && (!externalID.MatchString(p.ExternalID) || len(p.ExternalID) < 2 || len(p.ExternalID) > 1224) {
-		bad("externalID", "must be 2–1224 characters of [\\w+=,.@:/-]")
-	}
-	if p.ExternalID != "" && c.Source == SourceWebIdentity && len(p.RoleARNs) == 0 {
-		bad("externalID", "is sent on sts:AssumeRole hops, and this chain has none")
-	}
-
-	if p.SessionName == "" {
-		p.SessionName = DefaultSessionName(c.PodNamespace, c.PodName)
-	} else if !validSessionName(p.SessionName) {
-		bad("sessionName", "%q must be 2–64 characters of [\\w+=,.@-]", p.SessionName)
-	}
-
-	if p.DurationSeconds == 0 {
-		p.DurationSeconds = contract.DefaultDurationSeconds
-	}
-	switch {
-	case p.DurationSeconds < contract.MinDurationSeconds || p.DurationSeconds > contract.MaxDurationSeconds:
-		bad("durationSeconds", "%ds must be between %ds (15m) and %ds (12h)", p.DurationSeconds, contract.MinDurationSeconds, contract.MaxDurationSeconds)
-	case len(roles) > 1 && p.DurationSeconds > contract.MaxChainedDurationSeconds:
-		bad("durationSeconds", "%ds exceeds %ds: STS caps a session reached by role chaining at 1h, and this chain has %d roles", p.DurationSeconds, contract.MaxChainedDurationSeconds, len(roles))
-	case c.Source == SourcePodIdentity && p.DurationSeconds > contract.MaxChainedDurationSeconds:
-		bad("durationSeconds", "%ds exceeds %ds: STS caps a session reached by role chaining at 1h, and with --source pod-identity even the first role is assumed with a role session's credentials", p.DurationSeconds, contract.MaxChainedDurationSeconds)
-	}
-
-	if p.Region == "" {
-		p.Region = contract.DefaultRegion(partition)
-		if p.Region == "" && custom {
-			p.Region = "us-east-1" // signing region for an STS-compatible service
-		}
-	} else if !regionRE.MatchString(p.Region) {
-		bad("region", "%q is not an AWS region such as eu-west-1", p.Region)
-	} else if partition != "" && !custom && contract.PartitionOfRegion(p.Region) != partition {
-		bad("region", "%s is in partition %s but the roles are in %s", p.Region, contract.PartitionOfRegion(p.Region), partition)
-	}
-
-	assumeRoleHops := len(roles)
-	if c.Source == SourceWebIdentity {
-		assumeRoleHops--
-	}
-	if p.SessionTags {
-		if assumeRoleHops < 1 {
-			bad("sessionTags", "tags go on sts:AssumeRole hops and this chain has none (AssumeRoleWithWebIdentity takes tags only from the token)")
-		}
-		for _, v := range []struct{ env, value string }{
-			{contract.EnvPodNamespace, c.PodNamespace}, {contract.EnvPodName, c.PodName}, {contract.EnvServiceAccount, c.ServiceAccount},
-		} {
-			if !validTagValue(v.value) {
-				bad("sessionTags", "needs %s to be set to a valid tag value, got %q", v.env, v.value)
+		if p.SessionTags {
+			for _, v := range []struct{ env, value string }{
+				{contract.EnvPodNamespace, c.PodNamespace}, {contract.EnvPodName, c.PodName}, {contract.EnvServiceAccount, c.ServiceAccount},
+			} {
+				if !validTagValue(v.value) {
+					*errs = append(*errs, c.fieldRef(i, contract.FieldSessionTags)+fmt.Sprintf(": needs %s to be set to a valid tag value, got %q", v.env, v.value))
+				}
 			}
 		}
+		if c.SourceIdentity != "" && assumeRoleHops < 1 {
+			*errs = append(*errs, c.flagRef("source-identity")+fmt.Sprintf(": profile %s has no sts:AssumeRole hop to set it on", p.Name))
+		}
 	}
-	if c.SourceIdentity != "" && assumeRoleHops < 1 {
-		*errs = append(*errs, c.flagRef("source-identity")+fmt.Sprintf(": profile %s has no sts:AssumeRole hop to set it on", p.Name))
-	}
-	*out = p
 }
 
 // DefaultSessionName derives a RoleSessionName from the pod:
@@ -366,24 +276,6 @@ func (c *Config) Tags(p contract.Profile) []chain.Tag {
 
 // FilePerm returns the mode for files in the output directory.
 func (c *Config) FilePerm() os.FileMode { return os.FileMode(c.FileMode) }
-
-// stsEndpointProblem says what is wrong with an STS endpoint URL, or "".
-// A URL with user information is shown without its password, and one that
-// does not parse is not shown at all: it may hold one.
-func stsEndpointProblem(v string) string {
-	u, err := url.Parse(v)
-	switch {
-	case err != nil:
-		return "is not a URL; it must be an http or https URL such as https://sts.eu-west-1.amazonaws.com"
-	case u.User != nil:
-		return fmt.Sprintf("%q must not hold user information (user:password@): STS authenticates each request by its signature", u.Redacted())
-	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return fmt.Sprintf("%q must be an http or https URL", v)
-	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
-		return fmt.Sprintf("%q must not have a query or fragment", v)
-	}
-	return ""
-}
 
 // validateFileMode keeps --file-mode to modes that make sense for files of
 // credentials: the owner (the sidecar, and its probe) reads them; only the
@@ -441,8 +333,8 @@ func (c *Config) ValidateProbe() ([]string, error) {
 		}
 	}
 	for i, name := range names {
-		if !validProfileName(name) {
-			errs = append(errs, c.fieldRef(i, "name")+fmt.Sprintf(": %q must be 1–64 characters of [A-Za-z0-9_.-], starting with a letter or digit (it names files)", name))
+		if !contract.ValidProfileName(name) {
+			errs = append(errs, c.fieldRef(i, "name")+fmt.Sprintf(": %q %s (it names files)", name, contract.ProfileNameForm))
 		}
 	}
 	if len(errs) > 0 {

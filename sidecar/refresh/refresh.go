@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/rolechain/rolechain/sidecar/chain"
+
+	"github.com/rolechain/rolechain/internal/contract"
 )
 
 // Scheduling constants.
@@ -40,8 +42,8 @@ const (
 	// MinInterval and MaxInterval bound Loop.Interval (--refresh-interval).
 	// MinInterval is what keeps an interval from being a busy loop, so the
 	// Loop enforces it even on a caller that skipped validation.
-	MinInterval = 10 * time.Second
-	MaxInterval = 12 * time.Hour
+	MinInterval = contract.MinRefreshInterval
+	MaxInterval = contract.MaxRefreshInterval
 	// MinLifetime is the least time credentials must have left, on
 	// arrival, to be published. The next refresh comes at half of it and
 	// must replace them before they are withdrawn; and refreshing at half

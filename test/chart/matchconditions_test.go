@@ -11,10 +11,12 @@ import (
 
 // The matchConditions expression, evaluated as the API server does (object
 // is the pod as an untyped map; CEL's standard macros), calls the webhook for
-// exactly the pods that carry a role-arn annotation, main or per profile.
+// exactly the pods that carry a rolechain.dev/ key other than the status
+// (annotations.Requested): a typo or a named profile alone is denied, not
+// admitted unchanged.
 // An error would count as a match under failurePolicy Fail, so a pod without
 // annotations must evaluate cleanly to false.
-func TestMatchConditionCallsTheWebhookOnlyForPodsWithARoleARN(t *testing.T) {
+func TestMatchConditionCallsTheWebhookForEveryPodWithARolechainKey(t *testing.T) {
 	mwc := webhookConfig(t, mustRender(t, nil))
 	expr := mwc.Webhooks[0].MatchConditions[0].Expression
 
@@ -42,8 +44,10 @@ func TestMatchConditionCallsTheWebhookOnlyForPodsWithARoleARN(t *testing.T) {
 		{"no annotations at all", nil, false},
 		{"empty annotations", map[string]string{}, false},
 		{"unrelated annotations", map[string]string{"prometheus.io/scrape": "true"}, false},
-		{"only a first-hop annotation", map[string]string{"rolechain.dev/web-identity-role-arn": "arn:aws:iam::111122223333:role/w"}, false},
-		{"a key that merely starts like role-arn", map[string]string{"rolechain.dev/role-arns": "x"}, false},
+		{"only a first-hop annotation (denied: no role-arn)", map[string]string{"rolechain.dev/web-identity-role-arn": "arn:aws:iam::111122223333:role/w"}, true},
+		{"a misspelt key (denied, naming it)", map[string]string{"rolechain.dev/role-arns": "x"}, true},
+		{"a misspelt main key", map[string]string{"rolechain.dev/Role-Arn": "x"}, true},
+		{"only the status the webhook writes", map[string]string{"rolechain.dev/status": "{}"}, false},
 		{"role-arn under another prefix", map[string]string{"example.com/rolechain.dev/role-arn": "x"}, false},
 		{"main profile", map[string]string{"rolechain.dev/role-arn": "arn:aws:iam::111122223333:role/t"}, true},
 		{"named profile only", map[string]string{"rolechain.dev/role-arn.reports": "arn:aws:iam::111122223333:role/t"}, true},

@@ -53,7 +53,7 @@ func FuzzParse(f *testing.F) {
 			}
 			names[pr.Name] = true
 			chain := pr.Chain()
-			if pr.WebIdentityRoleARN == "" || len(chain) > MaxHops {
+			if pr.WebIdentityRoleARN == "" || len(chain) > contract.MaxHops {
 				t.Fatalf("bad chain %v", chain)
 			}
 			if pr.DurationSeconds != 0 && (pr.DurationSeconds < contract.MinDurationSeconds || pr.DurationSeconds > contract.MaxDurationSeconds) {

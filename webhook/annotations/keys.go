@@ -6,8 +6,6 @@
 package annotations
 
 import (
-	"time"
-
 	"github.com/rolechain/rolechain/internal/contract"
 )
 
@@ -33,7 +31,8 @@ const (
 	WebIdentityRoleARN = Prefix + "web-identity-role-arn"
 
 	// ViaRoleARNs is a comma-separated list of intermediate roles assumed in
-	// order between the first hop and the target. Per profile. Max MaxHops-2.
+	// order between the first hop and the target. Per profile. The whole
+	// chain has at most contract.MaxHops roles.
 	ViaRoleARNs = Prefix + "via-role-arns"
 
 	// ExternalID is sent as sts:ExternalId on every AssumeRole hop.
@@ -103,7 +102,8 @@ const (
 	// RefreshInterval caps the time between two refreshes of every profile
 	// (the sidecar's --refresh-interval): credentials on disk rotate at
 	// least this often, instead of at about half their lifetime. Form: a Go
-	// duration. Bounds: MinRefreshInterval to MaxRefreshInterval. Default:
+	// duration. Bounds: contract.MinRefreshInterval to
+	// contract.MaxRefreshInterval. Default:
 	// off.
 	RefreshInterval = Prefix + "refresh-interval"
 
@@ -155,28 +155,19 @@ const (
 
 // Values of Source.
 const (
-	SourceWebIdentity = "web-identity"
+	SourceWebIdentity = contract.SourceWebIdentity
 	SourcePodIdentity = contract.SourcePodIdentity
 )
 
-// Bounds and defaults that are not in internal/contract.
+// Bounds and defaults of the pod-wide keys; a profile's are the
+// contract's (internal/contract), which the sidecar checks too.
 const (
 	// DefaultProfileName is the main profile's name when Profile is unset.
-	DefaultProfileName = "default"
+	DefaultProfileName = contract.DefaultProfileName
 	// MinTokenExpirationSeconds is the kubelet's minimum for a projected token.
 	MinTokenExpirationSeconds = 600
 	// MaxTokenExpirationSeconds is the API's bound (expirationSeconds < 2^32).
 	MaxTokenExpirationSeconds = 1<<32 - 1
-	// MaxHops bounds a chain (web identity hop + via roles + target). STS
-	// has no such limit; it keeps a typo from making a pod wait on a long
-	// chain of failing calls and keeps ROLECHAIN_PROFILES small.
-	MaxHops = 10
-	// MaxProfiles bounds the number of profiles in one pod, for the same reason.
-	MaxProfiles = 20
-	// MinRefreshInterval and MaxRefreshInterval bound RefreshInterval; they
-	// are the sidecar's bounds for --refresh-interval.
-	MinRefreshInterval = 10 * time.Second
-	MaxRefreshInterval = 12 * time.Hour
 )
 
 // perProfileKeys are the keys that may be suffixed with ".<profile>".

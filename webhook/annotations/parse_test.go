@@ -2,6 +2,7 @@ package annotations
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/rolechain/rolechain/internal/contract"
 )
@@ -63,6 +65,10 @@ func TestEveryKeyValidatesItsValue(t *testing.T) {
 		{RoleARN, "arn:aws-cn:iam::222222222222:role/t", true, false},
 		{RoleARN, "arn:aws-us-gov:iam::222222222222:role/t", true, false},
 		{RoleARN, "arn:aws:iam::222222222222:role/a/b/c/name+=,.@-_", true, false},
+		{RoleARN, "arn:aws:iam::222222222222:role/a~b/x", true, false},       // IAM's path rule: ! to DEL
+		{RoleARN, "arn:aws:iam::222222222222:role/a\x7fb/x", true, false},    // DEL is the rule's last character
+		{RoleARN, "arn:aws:iam::222222222222:role/a b/x", false, false},      // space is not
+		{RoleARN, "arn:aws:iam::222222222222:role/a\u00e9b/x", false, false}, // nor anything above ASCII
 		{RoleARN, "arn:aws:iam::222222222222:role/" + long(64), true, false},
 		{RoleARN, "arn:aws:iam::222222222222:role/" + long(65), false, false},
 		{RoleARN, "", false, false},
@@ -80,7 +86,7 @@ func TestEveryKeyValidatesItsValue(t *testing.T) {
 		{ViaRoleARNs, via + ", " + via, true, false},
 		{ViaRoleARNs, via + ",", false, false},
 		{ViaRoleARNs, via + ",nope", false, false},
-		{ViaRoleARNs, strings.Repeat(via+",", MaxHops-1) + via, false, false}, // MaxHops via roles + target
+		{ViaRoleARNs, strings.Repeat(via+",", contract.MaxHops-1) + via, false, false}, // contract.MaxHops via roles + target
 		{ExternalID, "ab", true, true},
 		{ExternalID, "Ext_+=,.@:/-1", true, true},
 		{ExternalID, long(1224), true, true},
@@ -106,7 +112,8 @@ func TestEveryKeyValidatesItsValue(t *testing.T) {
 		{SessionDuration, "3601", false, true},
 		{SessionDuration, "2h", false, true},
 		{Region, "eu-west-1", true, false},
-		{Region, "us-gov-west-1", true, false},
+		{Region, "us-gov-west-1", false, false}, // the roles are in aws: that endpoint cannot assume them
+		{Region, "cn-north-1", false, false},
 		{Region, "ap-southeast-4", true, false},
 		{Region, "EU-WEST-1", false, false},
 		{Region, "eu-west", false, false},
@@ -118,8 +125,11 @@ func TestEveryKeyValidatesItsValue(t *testing.T) {
 		{STSEndpoint, "ftp://sts.example.test", false, false},
 		{STSEndpoint, "https://user:pw@sts.example.test", false, false},
 		{STSEndpoint, "https://sts.example.test?x=1", false, false},
+		{STSEndpoint, "https://sts.example.test?", false, false}, // an empty query is a query
+		{STSEndpoint, "https://sts.example.test#", false, false},
 		{STSEndpoint, "https://", false, false},
-		{SessionTags, "true", true, false},
+		{SessionTags, "true", false, false}, // one web-identity hop takes no tags
+		{SessionTags, "true", true, true},
 		{SessionTags, "false", true, false},
 		{SessionTags, "yes", false, false},
 		{SessionTags, "True", false, false},
@@ -451,7 +461,6 @@ func TestWarnings(t *testing.T) {
 		{"external id on a single web-identity hop", map[string]string{RoleARN: target, ExternalID: "abc"}, "only sent on sts:AssumeRole hops"},
 		{"plain http STS endpoint", map[string]string{RoleARN: target, STSEndpoint: "http://sts.example.test"}, "plain http"},
 		{"skipped container not in the pod", map[string]string{RoleARN: target, SkipContainers: "sidecar-x"}, `"sidecar-x" is not a container`},
-		{"region of another partition", map[string]string{RoleARN: target, Region: "cn-north-1"}, `partition "aws-cn"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -501,8 +510,15 @@ func TestEndpointModeWarnsAboutOldSDKs(t *testing.T) {
 }
 
 func TestRequested(t *testing.T) {
-	if Requested(pod(nil)) || Requested(pod(map[string]string{Region: "eu-west-1"})) {
-		t.Error("a pod without role-arn did not opt in")
+	if Requested(pod(nil)) || Requested(pod(map[string]string{"example.com/x": "y"})) || Requested(pod(map[string]string{Status: "{}"})) {
+		t.Error("a pod without rolechain keys (or with only the status the webhook writes) did not ask for anything")
+	}
+	// Any other rolechain key asks, so that it is served or denied with
+	// the key named, never admitted unchanged.
+	for _, k := range []string{Region, RoleARN + ".reports", Prefix + "Role-Arn", Prefix + "role_arn"} {
+		if !Requested(pod(map[string]string{k: "x"})) {
+			t.Errorf("a pod with %s is not requested: it would be admitted unchanged", k)
+		}
 	}
 	if !Requested(pod(map[string]string{RoleARN: ""})) {
 		t.Error("an empty role-arn is an opt-in (and then an invalid value), not a silent skip")
@@ -624,5 +640,57 @@ func TestPodIdentitySourceWithSessionTagsWarnsOfEKSTransitiveTags(t *testing.T) 
 	}
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "transitive") || !strings.Contains(warnings[0], "disableSessionTags") {
 		t.Fatalf("warnings = %q", warnings)
+	}
+}
+
+// The cases of issue #20: each was admitted by the webhook and then
+// refused by the sidecar (or admitted unchanged); each is now decided here,
+// by the contract's rules or the key rules.
+func TestANamedProfileWithoutTheMainProfileIsDenied(t *testing.T) {
+	_, errs, _ := Parse(pod(map[string]string{RoleARN + ".reports": target}), nil, defaults)
+	if len(errs) != 1 || errs[0].Field != "metadata.annotations[rolechain.dev/role-arn]" || errs[0].Type != field.ErrorTypeRequired {
+		t.Fatalf("got %v, want the main role-arn required", errs)
+	}
+}
+
+func TestTheDefaultRegionAppliesOnlyToProfilesInItsPartition(t *testing.T) {
+	d := defaults
+	d.Region = "eu-west-1"
+	cfg, errs, _ := Parse(pod(map[string]string{
+		RoleARN: target, RoleARN + ".cn": "arn:aws-cn:iam::222222222222:role/t", RoleARN + ".peer": "arn:minio:iam:::role/x", STSEndpoint + ".peer": "https://minio.example.test",
+	}), nil, d)
+	if len(errs) > 0 {
+		t.Fatal(errs.ToAggregate())
+	}
+	got := map[string]string{}
+	for _, p := range cfg.Profiles {
+		got[p.Name] = p.Region
+	}
+	if want := map[string]string{"default": "eu-west-1", "cn": "", "peer": "eu-west-1"}; !maps.Equal(got, want) {
+		t.Fatalf("regions %v, want %v: an aws-cn profile must not be sent to eu-west-1's endpoint", got, want)
+	}
+}
+
+func TestSessionPolicyARNsOfAnotherPartitionAreDeniedWithPodIdentityToo(t *testing.T) {
+	_, errs, _ := Parse(pod(map[string]string{
+		Source: SourcePodIdentity, RoleARN: target, SessionPolicyARNs: "arn:aws-cn:iam::222222222222:policy/p",
+	}), nil, defaults)
+	if len(errs) != 1 || errs[0].Field != "metadata.annotations[rolechain.dev/session-policy-arns]" || !strings.Contains(errs[0].Detail, "partition") {
+		t.Fatalf("got %v", errs)
+	}
+}
+
+func TestSessionTagsOnAOneHopChainAreDeniedWithTheReason(t *testing.T) {
+	for _, ann := range []map[string]string{
+		{RoleARN: target, SessionTags: "true"},
+		{RoleARN: target, WebIdentityRoleARN: target, SessionTags: "true"}, // a first hop equal to the target is one hop
+	} {
+		_, errs, _ := Parse(pod(ann), nil, defaults)
+		if len(errs) != 1 || errs[0].Field != "metadata.annotations[rolechain.dev/session-tags]" || !strings.Contains(errs[0].Detail, "AssumeRoleWithWebIdentity takes session tags only from the token") {
+			t.Fatalf("%v: got %v", ann, errs)
+		}
+	}
+	if _, errs, _ := Parse(pod(map[string]string{Source: SourcePodIdentity, RoleARN: target, SessionTags: "true"}), nil, defaults); len(errs) > 0 {
+		t.Fatalf("pod-identity assumes its one role with sts:AssumeRole, which takes tags: %v", errs)
 	}
 }

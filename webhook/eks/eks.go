@@ -42,6 +42,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/rolechain/rolechain/internal/contract"
 )
 
 // Pod metadata EKS's webhook reads.
@@ -69,8 +71,10 @@ const (
 
 // EKS Pod Identity.
 const (
-	EnvContainerCredentialsFullURI     = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
-	EnvContainerAuthorizationTokenFile = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
+	// The SDKs' container-credentials variables, which EKS sets to its
+	// agent and rolechain's endpoint mode to its sidecar.
+	EnvContainerCredentialsFullURI     = contract.EnvContainerCredentialsFullURI
+	EnvContainerAuthorizationTokenFile = contract.EnvContainerAuthorizationTokenFile
 	// PodIdentityVolume is the projected token volume and its mount's name.
 	PodIdentityVolume    = "eks-pod-identity-token"
 	PodIdentityMountPath = "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount"

@@ -43,7 +43,7 @@ func FuzzMutate(f *testing.F) {
 		}
 		in := testInjector(native)
 		before := pod.DeepCopy()
-		out, _, err := in.Mutate(pod, cfg)
+		out, _, err := in.Mutate(pod, cfg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,7 +53,7 @@ func FuzzMutate(f *testing.F) {
 		// The output shares parts with the input; a second pass must
 		// leave it alone too.
 		firstOut := out.DeepCopy()
-		again, _, err := in.Mutate(out, cfg)
+		again, _, err := in.Mutate(out, cfg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -85,7 +85,7 @@ func mutate(t *testing.T, in inject.Injector, pod *corev1.Pod, sa *corev1.Servic
 		t.Fatalf("Parse: %v", errs.ToAggregate())
 	}
 	before := pod.DeepCopy()
-	out, _, err := in.Mutate(pod, cfg)
+	out, _, err := in.Mutate(pod, cfg, nil)
 	if err != nil {
 		t.Fatalf("Mutate: %v", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/rolechain/rolechain/internal/contract"
 	"github.com/rolechain/rolechain/webhook/annotations"
 	"github.com/rolechain/rolechain/webhook/eks"
+	"github.com/rolechain/rolechain/webhook/policy"
 )
 
 // Names and paths the injection uses inside the pod.
@@ -34,10 +35,10 @@ const (
 	// TokenVolume is the projected ServiceAccount token, sidecar only.
 	TokenVolume = "rolechain-token"
 	// SidecarCommand is the sidecar binary's path in its image.
-	SidecarCommand = "/rolechain-sidecar"
+	SidecarCommand = contract.SidecarCommand
 	// InitArg makes the fallback init container exit once every profile's
 	// credentials are written to the credentials volume.
-	InitArg = "--exit-when-ready"
+	InitArg = contract.ExitWhenReadyFlag
 	// SidecarUID runs the sidecar as a non-root user (the distroless
 	// "nonroot" user), as Pod Security "restricted" requires.
 	SidecarUID = 65532
@@ -57,8 +58,8 @@ const (
 	EnvProfile               = "AWS_PROFILE"
 	EnvRegion                = "AWS_REGION"
 	EnvDefaultRegion         = "AWS_DEFAULT_REGION"
-	EnvContainerFullURI      = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
-	EnvContainerTokenFile    = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
+	EnvContainerFullURI      = contract.EnvContainerCredentialsFullURI
+	EnvContainerTokenFile    = contract.EnvContainerAuthorizationTokenFile
 )
 
 // Modes recorded in Status.
@@ -104,7 +105,7 @@ type Status struct {
 	// rolechain.dev/allowed-role-arns judged the pod: the pattern that
 	// admitted each role, or that none applied. Absent when the caller
 	// checked none (the webhook server always does).
-	NamespacePolicy *annotations.NamespacePolicy `json:"namespacePolicy,omitempty"`
+	NamespacePolicy *policy.Verdict `json:"namespacePolicy,omitempty"`
 	// SessionPolicies maps each profile whose target session is narrowed
 	// by a session policy to its kinds: SessionPolicyInline,
 	// SessionPolicyManaged. Profiles without one are absent.
@@ -134,7 +135,9 @@ type EKSStatus struct {
 }
 
 // Mutate returns a copy of pod with the sidecar injected as cfg describes,
-// and the status it wrote into the pod's annotations. A pod that already
+// and the status it wrote into the pod's annotations, which records
+// verdict: how the namespace's role policy admitted the pod (nil when the
+// caller checked none; the webhook server always does). A pod that already
 // carries the sidecar keeps it as it is; only containers still missing the
 // mount or env receive them. What EKS's pod identity webhook injected into
 // the containers rolechain serves and into its sidecar is removed (see
@@ -142,7 +145,7 @@ type EKSStatus struct {
 // pod is not modified, and the returned pod shares with it every part
 // that Mutate leaves as it was (see copyForMutation), and with cfg the
 // sidecar's resource lists: treat all three as read-only.
-func (in Injector) Mutate(pod *corev1.Pod, cfg annotations.Config) (*corev1.Pod, Status, error) {
+func (in Injector) Mutate(pod *corev1.Pod, cfg annotations.Config, verdict *policy.Verdict) (*corev1.Pod, Status, error) {
 	out := copyForMutation(pod)
 	spec := &out.Spec
 	podIdentity := cfg.Source == annotations.SourcePodIdentity
@@ -222,7 +225,7 @@ func (in Injector) Mutate(pod *corev1.Pod, cfg annotations.Config) (*corev1.Pod,
 	for _, p := range cfg.Profiles {
 		status.Profiles = append(status.Profiles, p.Name)
 	}
-	status.NamespacePolicy, status.SessionPolicies = cfg.NamespacePolicy, sessionPolicies(cfg)
+	status.NamespacePolicy, status.SessionPolicies = verdict, sessionPolicies(cfg)
 	var ours []string // rolechain's own containers
 	for _, list := range []*[]corev1.Container{&spec.InitContainers, &spec.Containers} {
 		for i := range *list {
@@ -582,9 +585,7 @@ func isSet(c *corev1.Container, name string) bool {
 }
 
 // EndpointURL is the container-credentials URL of a profile.
-func EndpointURL(profileName string) string {
-	return fmt.Sprintf("http://127.0.0.1:%d/v1/credentials/%s", contract.DefaultCredentialsEndpointPort, profileName)
-}
+func EndpointURL(profileName string) string { return contract.EndpointURL(profileName) }
 
 // sidecar renders the long-running sidecar container.
 func (in Injector) sidecar(cfg annotations.Config) (corev1.Container, error) {
@@ -622,7 +623,7 @@ func (in Injector) sidecar(cfg annotations.Config) (corev1.Container, error) {
 	}
 	probe := func(period, failures int32) *corev1.Probe {
 		return &corev1.Probe{
-			ProbeHandler:     corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{SidecarCommand, "probe"}}},
+			ProbeHandler:     corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{SidecarCommand, contract.ProbeCommand}}},
 			PeriodSeconds:    period,
 			FailureThreshold: failures,
 		}

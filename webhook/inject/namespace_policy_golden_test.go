@@ -77,8 +77,7 @@ func admitInNamespace(t *testing.T, in inject.Injector, ns *corev1.Namespace, po
 	if len(denied) > 0 {
 		return []byte(header + "# Denied; the webhook's message:\n" + denied.ToAggregate().Error() + "\n"), nil
 	}
-	cfg.NamespacePolicy = &verdict
-	out, _, err := in.Mutate(pod, cfg)
+	out, _, err := in.Mutate(pod, cfg, &verdict)
 	if err != nil {
 		t.Fatalf("Mutate: %v", err)
 	}

@@ -6,7 +6,6 @@ package options
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -104,8 +103,6 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.NamespacePolicy, "namespace-policy", o.NamespacePolicy, "optional: a namespace without the annotation "+annotations.AllowedRoleARNs+" (role ARN patterns its pods may assume) is unrestricted; required: its pods that ask for a role are denied")
 }
 
-var regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
-
 // Validate checks every option and returns all problems at once, each
 // naming its flag and what it accepts.
 func (o *Options) Validate() error {
@@ -125,7 +122,7 @@ func (o *Options) Validate() error {
 	if !slices.Contains([]string{string(corev1.PullAlways), string(corev1.PullIfNotPresent), string(corev1.PullNever)}, o.SidecarImagePullPolicy) {
 		bad("sidecar-image-pull-policy", o.SidecarImagePullPolicy, "must be Always, IfNotPresent or Never")
 	}
-	if o.DefaultRegion != "" && !regionRE.MatchString(o.DefaultRegion) {
+	if o.DefaultRegion != "" && !contract.ValidRegion(o.DefaultRegion) {
 		bad("default-region", o.DefaultRegion, "must be empty or an AWS region such as us-east-1")
 	}
 	if o.DefaultAudience == "" {

@@ -32,6 +32,18 @@ func Path(namespace string) *field.Path {
 	return field.NewPath("namespaces").Key(namespace).Child("metadata", "annotations").Key(annotations.AllowedRoleARNs)
 }
 
+// Verdict is how a namespace's AllowedRoleARNs annotation judged an
+// admitted pod. The injection records it in the pod's status.
+type Verdict struct {
+	// Applied is false when the namespace has no AllowedRoleARNs
+	// annotation (allowed with ModeOptional): nothing restricted the pod's
+	// roles.
+	Applied bool `json:"applied"`
+	// AdmittedBy maps every role the pod's chains assume to the first
+	// pattern that matched it; empty when the policy was not applied.
+	AdmittedBy map[string]string `json:"admittedBy,omitempty"`
+}
+
 // Check judges every role the profiles' chains would assume — first hop,
 // via roles and target, in every profile — against the AllowedRoleARNs
 // annotation among nsAnnotations (the annotations of namespace). It
@@ -47,16 +59,16 @@ func Path(namespace string) *field.Path {
 //     its hop and profile, the namespace and the annotation.
 //
 // Every denial is a single error, so that the patterns are quoted once.
-func Check(namespace string, nsAnnotations map[string]string, mode Mode, profiles []contract.Profile) (annotations.NamespacePolicy, field.ErrorList) {
+func Check(namespace string, nsAnnotations map[string]string, mode Mode, profiles []contract.Profile) (Verdict, field.ErrorList) {
 	path := Path(namespace)
 	value, ok := nsAnnotations[annotations.AllowedRoleARNs]
 	if !ok {
 		if mode == ModeRequired {
-			return annotations.NamespacePolicy{}, field.ErrorList{field.Required(path, fmt.Sprintf(
+			return Verdict{}, field.ErrorList{field.Required(path, fmt.Sprintf(
 				"namespace %q has no %s annotation and this webhook runs with --namespace-policy=required: its pods may assume no role until a cluster admin lists the role ARN patterns the namespace may use",
 				namespace, annotations.AllowedRoleARNs))}
 		}
-		return annotations.NamespacePolicy{Applied: false}, nil
+		return Verdict{Applied: false}, nil
 	}
 	pol, bad := Parse(value)
 	if len(bad) > 0 {
@@ -69,11 +81,11 @@ func Check(namespace string, nsAnnotations map[string]string, mode Mode, profile
 		if len(bad) == 1 {
 			detail = bad[0].Reason.Error()
 		}
-		return annotations.NamespacePolicy{}, field.ErrorList{field.Invalid(path, strings.Join(entries, ", "), fmt.Sprintf(
+		return Verdict{}, field.ErrorList{field.Invalid(path, strings.Join(entries, ", "), fmt.Sprintf(
 			"%s; each entry must be %s. Pods of namespace %q that ask for a role are denied until a cluster admin fixes the annotation",
 			detail, Form, namespace))}
 	}
-	verdict := annotations.NamespacePolicy{Applied: true, AdmittedBy: map[string]string{}}
+	verdict := Verdict{Applied: true, AdmittedBy: map[string]string{}}
 	var denied []string
 	seen := map[string]bool{}
 	for _, p := range profiles {
@@ -100,5 +112,5 @@ func Check(namespace string, nsAnnotations map[string]string, mode Mode, profile
 	if len(pol) == 0 {
 		why = fmt.Sprintf("the namespace's %s annotation is empty, which allows no role", annotations.AllowedRoleARNs)
 	}
-	return annotations.NamespacePolicy{}, field.ErrorList{field.Forbidden(path, fmt.Sprintf("%s %s not allowed in namespace %q: %s", subject, verb, namespace, why))}
+	return Verdict{}, field.ErrorList{field.Forbidden(path, fmt.Sprintf("%s %s not allowed in namespace %q: %s", subject, verb, namespace, why))}
 }

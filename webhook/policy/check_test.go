@@ -84,7 +84,7 @@ func TestTheVerdictNamesThePatternThatAdmittedEachRole(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs.ToAggregate())
 	}
-	want := annotations.NamespacePolicy{Applied: true, AdmittedBy: map[string]string{
+	want := Verdict{Applied: true, AdmittedBy: map[string]string{
 		web:                                   "arn:aws:iam::111111111111:role/web",
 		target:                                "arn:aws:iam::*:role/team-a-*",
 		"arn:aws:iam::333333333333:role/logs": "arn:aws:iam::333333333333:role/*",

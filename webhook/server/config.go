@@ -15,9 +15,14 @@ import (
 const WebhookName = "pod.rolechain.dev"
 
 // MatchCondition is the CEL expression that keeps the API server from
-// calling the webhook for pods that did not opt in. With it,
+// calling the webhook for pods that ask nothing of rolechain. With it,
 // failurePolicy: Fail cannot block unrelated pods when the webhook is down.
-const MatchCondition = `has(object.metadata.annotations) && '` + annotations.RoleARN + `' in object.metadata.annotations`
+// It selects what annotations.Requested does: any rolechain.dev/ key other
+// than the status, so that a pod with a misspelt key (rolechain.dev/Role-Arn)
+// or only a named profile's keys is denied with the key named instead of
+// being admitted unchanged. For a pod without annotations it costs one
+// has(); with some, one prefix test per key.
+const MatchCondition = `has(object.metadata.annotations) && object.metadata.annotations.exists(k, k.startsWith('` + annotations.Prefix + `') && k != '` + annotations.Status + `')`
 
 // WebhookConfiguration returns the MutatingWebhookConfiguration the webhook
 // expects: pods on CREATE, only those that carry the opt-in annotation,

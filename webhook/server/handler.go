@@ -140,11 +140,12 @@ func (h *Handler) handle(ctx context.Context, req admission.Request, pod *corev1
 		}
 		return admission.Denied(errs.ToAggregate().Error()).WithWarnings(warnings...), metrics.ResultDenied
 	}
-	if resp, result, done := h.enforceNamespacePolicy(ctx, namespace, &cfg, warnings); done {
+	verdict, resp, result, done := h.enforceNamespacePolicy(ctx, namespace, cfg, warnings)
+	if done {
 		return resp, result
 	}
 
-	mutated, status, err := h.Injector.Mutate(pod, cfg)
+	mutated, status, err := h.Injector.Mutate(pod, cfg, verdict)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err), metrics.ResultErrored
 	}
@@ -162,7 +163,7 @@ func (h *Handler) handle(ctx context.Context, req admission.Request, pod *corev1
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err), metrics.ResultErrored
 	}
-	resp := admission.Patched("", ops...).WithWarnings(warnings...)
+	resp = admission.Patched("", ops...).WithWarnings(warnings...)
 	h.Metrics.Injections.WithLabelValues(namespace).Inc()
 	if v := base.V(1); v.Enabled() {
 		log(v).Info("injected", "profiles", status.Profiles, "containers", status.Containers, "patches", len(resp.Patches))

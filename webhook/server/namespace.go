@@ -24,8 +24,8 @@ import (
 const DenialNamespacePolicy = "namespace-policy"
 
 // enforceNamespacePolicy checks every role of cfg's chains against the
-// namespace's rolechain.dev/allowed-role-arns and records the verdict in
-// cfg for the status. done is true when the request is answered here:
+// namespace's rolechain.dev/allowed-role-arns and returns the verdict, for
+// the status. done is true when the request is answered here:
 // denied, or failed because the namespace could not be read.
 //
 // The namespace comes from the metadata cache, with a direct read when the
@@ -36,29 +36,28 @@ const DenialNamespacePolicy = "namespace-policy"
 // read costs nothing on the common path; a policy just narrowed may still
 // admit a pod during that delay, like a pod created a moment before the
 // change, which no admission check ever revisits.
-func (h *Handler) enforceNamespacePolicy(ctx context.Context, namespace string, cfg *annotations.Config, warnings []string) (resp admission.Response, result string, done bool) {
-	verdict, errs, err := h.checkNamespacePolicy(ctx, namespace, cfg.Profiles)
+func (h *Handler) enforceNamespacePolicy(ctx context.Context, namespace string, cfg annotations.Config, warnings []string) (verdict *policy.Verdict, resp admission.Response, result string, done bool) {
+	v, errs, err := h.checkNamespacePolicy(ctx, namespace, cfg.Profiles)
 	if err != nil {
 		logf.FromContext(ctx).Error(err, "reading the pod's namespace")
-		return admission.Errored(http.StatusInternalServerError, err), metrics.ResultErrored, true
+		return nil, admission.Errored(http.StatusInternalServerError, err), metrics.ResultErrored, true
 	}
 	if len(errs) > 0 {
 		h.Metrics.Denials.WithLabelValues(DenialNamespacePolicy).Inc()
 		logf.FromContext(ctx).V(1).Info("denied by the namespace's role policy", "namespace", namespace)
-		return admission.Denied(errs.ToAggregate().Error()).WithWarnings(warnings...), metrics.ResultDenied, true
+		return nil, admission.Denied(errs.ToAggregate().Error()).WithWarnings(warnings...), metrics.ResultDenied, true
 	}
-	cfg.NamespacePolicy = &verdict
-	return admission.Response{}, "", false
+	return &v, admission.Response{}, "", false
 }
 
-func (h *Handler) checkNamespacePolicy(ctx context.Context, namespace string, profiles []contract.Profile) (annotations.NamespacePolicy, field.ErrorList, error) {
+func (h *Handler) checkNamespacePolicy(ctx context.Context, namespace string, profiles []contract.Profile) (policy.Verdict, field.ErrorList, error) {
 	mode := h.NamespacePolicy
 	if mode == "" {
 		mode = policy.ModeOptional
 	}
 	ann, fromCache, err := h.namespaceAnnotations(ctx, namespace, false)
 	if err != nil {
-		return annotations.NamespacePolicy{}, nil, err
+		return policy.Verdict{}, nil, err
 	}
 	verdict, errs := policy.Check(namespace, ann, mode, profiles)
 	if len(errs) == 0 || !fromCache {
@@ -66,7 +65,7 @@ func (h *Handler) checkNamespacePolicy(ctx context.Context, namespace string, pr
 	}
 	// Denied by the cached copy: make sure it is not just behind.
 	if ann, _, err = h.namespaceAnnotations(ctx, namespace, true); err != nil {
-		return annotations.NamespacePolicy{}, nil, err
+		return policy.Verdict{}, nil, err
 	}
 	verdict, errs = policy.Check(namespace, ann, mode, profiles)
 	return verdict, errs, nil

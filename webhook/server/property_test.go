@@ -207,10 +207,11 @@ func typedMutation(t *testing.T, h *Handler, podJSON []byte, sa *corev1.ServiceA
 		return nil
 	}
 	// The handler also records the namespace policy's verdict.
-	if resp, _, denied := h.enforceNamespacePolicy(context.Background(), pod.Namespace, &cfg, nil); denied {
+	verdict, resp, _, denied := h.enforceNamespacePolicy(context.Background(), pod.Namespace, cfg, nil)
+	if denied {
 		t.Fatalf("namespace policy denied the pod: %+v", resp)
 	}
-	out, _, err := h.Injector.Mutate(pod, cfg)
+	out, _, err := h.Injector.Mutate(pod, cfg, verdict)
 	if err != nil {
 		t.Fatal(err)
 	}

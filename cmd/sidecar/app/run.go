@@ -91,7 +91,7 @@ func newChains(ctx context.Context, cfg *options.Config, profiles []contract.Pro
 			ExternalID:      p.ExternalID,
 			SourceIdentity:  cfg.SourceIdentity,
 			Tags:            cfg.Tags(p),
-			Region:          p.Region,
+			Region:          contract.SigningRegion(p),
 			Endpoint:        p.STSEndpoint,
 			HTTPClient:      client,
 			Observe:         observe,

@@ -45,7 +45,7 @@ func TestOnceRefusesAnInvalidSessionPolicyBeforeCallingSTS(t *testing.T) {
 	srv := ststest.New(t)
 	r := execute(context.Background(), []string{"--once", "--token-file", tokenFile(t), "--web-identity-role-arn", webRole,
 		"--sts-endpoint", srv.URL, "--session-policy", `{"Statement": "deny"}`}, nil, io.Discard)
-	if r.code != 2 || !strings.Contains(r.stderr, "--session-policy: the policy has a Statement that is neither an object nor a non-empty list of objects") {
+	if r.code != 2 || !strings.Contains(r.stderr, "the policy has a Statement that is neither an object nor a non-empty list of objects") {
 		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
 	}
 	if n := len(srv.Calls()); n != 0 {

@@ -1,4 +1,4 @@
-package annotations
+package contract
 
 import (
 	"strings"
@@ -6,19 +6,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 )
 
-// parseRoleARN checks a role ARN as IAM writes it and returns its
+// ParseRoleARN checks a role ARN as IAM writes it and returns its
 // partition: arn:<partition>:iam::<12-digit account>:role/[<path>/]<name>,
-// the name 1–64 characters of [A-Za-z0-9_+=,.@-], the path "/…/" of
-// printable ASCII and at most 512 characters with its slashes. With peer
-// set (an STS endpoint outside AWS) the partition may be any
-// [a-z][a-z0-9-]{0,62} and the account may be empty, as in MinIO's
-// arn:minio:iam:::role/<id>; otherwise it is aws, aws-cn or aws-us-gov.
+// the name 1–64 characters of [A-Za-z0-9_+=,.@-], the path, when there is
+// one, IAM's rule: it begins and ends with "/", holds any ASCII character
+// from "!" (U+0021) to DEL (U+007F), and is at most 512 characters with its
+// slashes. With peer set (an STS endpoint outside AWS, see IsPeerEndpoint)
+// the partition may be any [a-z][a-z0-9-]{0,62} and the account may be
+// empty, as in MinIO's arn:minio:iam:::role/<id>; otherwise it is aws,
+// aws-cn or aws-us-gov.
 //
 // The SDK's arn.Parse splits it; the rules are checked here rather than
 // with a regular expression, whose bounded path repetition compiled into
 // ~500 NFA states: matching it was a tenth of the webhook's CPU per
-// admission. arn_test.go checks this against the expressions it replaced.
-func parseRoleARN(s string, peer bool) (partition string, ok bool) {
+// admission. arn_test.go checks this against regular expressions of the same rules.
+func ParseRoleARN(s string, peer bool) (partition string, ok bool) {
 	a, err := arn.Parse(s)
 	if err != nil || a.Service != "iam" || a.Region != "" {
 		return "", false
@@ -41,7 +43,7 @@ func parseRoleARN(s string, peer bool) (partition string, ok bool) {
 	if i := strings.LastIndexByte(rest, '/'); i >= 0 {
 		path, name = rest[:i+1], rest[i+1:]
 	}
-	if len(path) > 511 || !allBytes(path, isPrintable) || len(name) < 1 || len(name) > 64 || !allBytes(name, isRoleNameByte) {
+	if len(path) > 511 || !allBytes(path, isPathByte) || len(name) < 1 || len(name) > 64 || !allBytes(name, isRoleNameByte) {
 		return "", false
 	}
 	return a.Partition, true
@@ -56,9 +58,9 @@ func allBytes(s string, ok func(byte) bool) bool {
 	return true
 }
 
-func isDigit(c byte) bool     { return '0' <= c && c <= '9' }
-func isLower(c byte) bool     { return 'a' <= c && c <= 'z' }
-func isPrintable(c byte) bool { return 0x21 <= c && c <= 0x7e }
+func isDigit(c byte) bool    { return '0' <= c && c <= '9' }
+func isLower(c byte) bool    { return 'a' <= c && c <= 'z' }
+func isPathByte(c byte) bool { return 0x21 <= c && c <= 0x7f }
 
 func isPartitionByte(c byte) bool { return isLower(c) || isDigit(c) || c == '-' }
 

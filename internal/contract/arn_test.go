@@ -1,4 +1,4 @@
-package annotations
+package contract
 
 import (
 	"regexp"
@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-// The regular expressions parseRoleARN replaced: the test's oracle.
+// Regular expressions of the rules ParseRoleARN checks: the test's oracle.
 var (
-	awsRoleARNOracle  = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):role/(?:[\x21-\x7e]{0,510}/)?([\w+=,.@-]{1,64})$`)
-	peerRoleARNOracle = regexp.MustCompile(`^arn:([a-z][a-z0-9-]{0,62}):iam::([0-9]{12})?:role/(?:[\x21-\x7e]{0,510}/)?([\w+=,.@-]{1,64})$`)
+	awsRoleARNOracle  = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):role/(?:[\x21-\x7f]{0,510}/)?([\w+=,.@-]{1,64})$`)
+	peerRoleARNOracle = regexp.MustCompile(`^arn:([a-z][a-z0-9-]{0,62}):iam::([0-9]{12})?:role/(?:[\x21-\x7f]{0,510}/)?([\w+=,.@-]{1,64})$`)
 )
 
 func checkRoleARNAgainstOracle(t *testing.T, s string) {
@@ -23,9 +23,9 @@ func checkRoleARNAgainstOracle(t *testing.T, s string) {
 		if m != nil {
 			want = m[1]
 		}
-		got, ok := parseRoleARN(s, c.peer)
+		got, ok := ParseRoleARN(s, c.peer)
 		if ok != (m != nil) || got != want {
-			t.Errorf("parseRoleARN(%q, peer=%v) = %q, %v; the regular expression says %q, %v", s, c.peer, got, ok, want, m != nil)
+			t.Errorf("ParseRoleARN(%q, peer=%v) = %q, %v; the regular expression says %q, %v", s, c.peer, got, ok, want, m != nil)
 		}
 	}
 }

@@ -1,7 +1,7 @@
 // Package metrics defines the webhook's Prometheus metrics. Labels are
-// bounded: results and denial reasons are fixed sets, namespaces are the
-// cluster's. No label ever carries an annotation value, a pod name or
-// anything secret.
+// bounded: results, lookup sources and denial reasons are fixed sets,
+// namespaces are those in the webhook's cache (others are OtherNamespace).
+// No label ever carries an annotation value, a pod name or anything secret.
 package metrics
 
 import (
@@ -20,7 +20,8 @@ const (
 type Metrics struct {
 	// Admissions counts admission requests by result.
 	Admissions *prometheus.CounterVec
-	// Injections counts mutated pods by namespace.
+	// Injections counts mutated pods by namespace: one the webhook's
+	// namespace cache holds, else OtherNamespace.
 	Injections *prometheus.CounterVec
 	// Denials counts denied pods by reason: the annotation key (without
 	// prefix and profile suffix) that was invalid, or "namespace-policy"
@@ -74,3 +75,10 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	return m
 }
+
+// OtherNamespace is the namespace label of an injection into a namespace
+// the webhook's cache does not hold: a namespace created a moment ago, or
+// one named by a forged review. Anyone who can reach the webhook can send
+// reviews; labelling their invented namespaces would add a series each.
+// Namespace names are DNS labels, so "_other" is never a real one.
+const OtherNamespace = "_other"

@@ -53,6 +53,11 @@ type Options struct {
 	ServiceNamespace       string
 	CertSecretName         string
 	NamespacePolicy        string
+	// ClientCAFile, when set, makes the webhook server require a client
+	// certificate signed by this CA (PEM) at the TLS handshake: the one
+	// kube-apiserver presents when its admission configuration gives it
+	// one. A relative path is read from CertDir.
+	ClientCAFile string
 }
 
 // New returns the defaults.
@@ -100,6 +105,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ServiceName, "service-name", o.ServiceName, "Service in front of the webhook; self-managed mode issues the certificate for its DNS names")
 	fs.StringVar(&o.ServiceNamespace, "service-namespace", o.ServiceNamespace, "namespace of the Service and of the certificate Secret")
 	fs.StringVar(&o.CertSecretName, "cert-secret-name", o.CertSecretName, "Secret that holds the self-managed CA and serving certificate")
+	fs.StringVar(&o.ClientCAFile, "client-ca-file", o.ClientCAFile, "PEM CA bundle; when set, only clients with a certificate it signed (kube-apiserver, given one by its admission configuration) get past the TLS handshake; a relative path is read from --cert-dir; empty accepts any client")
 	fs.StringVar(&o.NamespacePolicy, "namespace-policy", o.NamespacePolicy, "optional: a namespace without the annotation "+annotations.AllowedRoleARNs+" (role ARN patterns its pods may assume) is unrestricted; required: its pods that ask for a role are denied")
 }
 

@@ -164,7 +164,7 @@ func (h *Handler) handle(ctx context.Context, req admission.Request, pod *corev1
 		return admission.Errored(http.StatusInternalServerError, err), metrics.ResultErrored
 	}
 	resp = admission.Patched("", ops...).WithWarnings(warnings...)
-	h.Metrics.Injections.WithLabelValues(namespace).Inc()
+	h.Metrics.Injections.WithLabelValues(h.namespaceLabel(ctx, namespace)).Inc()
 	if v := base.V(1); v.Enabled() {
 		log(v).Info("injected", "profiles", status.Profiles, "containers", status.Containers, "patches", len(resp.Patches))
 	}

@@ -139,7 +139,7 @@ func sidecarProfiles(t *testing.T, pod *corev1.Pod) []contract.Profile {
 }
 
 func TestPatchAppliedToThePodYieldsTheInjectedPod(t *testing.T) {
-	h := newHandler(nil, nil)
+	h := newHandler(fake.NewClientBuilder().WithScheme(scheme).WithObjects(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}}).Build(), nil)
 	req := request(t, newPod(map[string]string{annotations.RoleARN: target}), admissionv1.Create)
 	resp := h.Handle(context.Background(), req)
 	pod := applied(t, req, resp)

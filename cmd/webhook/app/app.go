@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -69,19 +70,43 @@ func NewCommand(run func(context.Context, *options.Options) error) *cobra.Comman
 // nowhere.
 var pprofBindAddress string
 
+// The client-side rate limit of every client the webhook makes from its
+// rest.Config: the direct (uncached) reads of the handler
+// (mgr.GetAPIReader()), the self-managed certificate client, and the
+// cache's list and watch. ctrl.GetConfig sets QPS to -1, which turns
+// client-go's limiter off and leaves the API server's priority and
+// fairness as the only bound; a flood of forged reviews naming objects the
+// cache lacks would then turn into as many API reads. 20 QPS with a burst
+// of 30 is kube-controller-manager's default (which controller-runtime's
+// GetConfig documents as the one it used to apply): direct reads happen
+// only on cache misses (an object created a moment ago) and before a
+// denial, so real admissions stay far below it. Each client has its own
+// limiter, so a flood of direct reads does not slow the cache's watch.
+const (
+	apiQPS   = 20
+	apiBurst = 30
+)
+
+// restConfig returns a copy of cfg with the webhook's rate limit.
+func restConfig(cfg *rest.Config) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst, cfg.RateLimiter = apiQPS, apiBurst, nil
+	return cfg
+}
+
 // Run serves the webhook until ctx ends.
 func Run(ctx context.Context, o *options.Options) error {
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("loading the kubeconfig: %w", err)
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgr, err := ctrl.NewManager(restConfig(cfg), ctrl.Options{
 		Scheme:                 Scheme(),
 		Cache:                  CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: o.MetricsBindAddress},
 		HealthProbeBindAddress: o.HealthProbeBindAddress,
 		PprofBindAddress:       pprofBindAddress,
-		WebhookServer:          webhook.NewServer(webhook.Options{Port: o.Port, CertDir: o.CertDir}),
+		WebhookServer:          newWebhookServer(webhook.Options{Port: o.Port, CertDir: o.CertDir, ClientCAName: o.ClientCAFile}, DefaultServerLimits()),
 	})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)

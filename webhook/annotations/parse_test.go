@@ -694,3 +694,13 @@ func TestSessionTagsOnAOneHopChainAreDeniedWithTheReason(t *testing.T) {
 		t.Fatalf("pod-identity assumes its one role with sts:AssumeRole, which takes tags: %v", errs)
 	}
 }
+
+func TestASharedProcessNamespaceWarns(t *testing.T) {
+	p := pod(map[string]string{RoleARN: target})
+	share := true
+	p.Spec.ShareProcessNamespace = &share
+	_, errs, warnings := Parse(p, nil, defaults)
+	if len(errs) > 0 || len(warnings) != 1 || !strings.Contains(warnings[0], "shareProcessNamespace") {
+		t.Fatalf("errs=%v warnings=%q", errs, warnings)
+	}
+}

@@ -138,8 +138,11 @@ type EKSStatus struct {
 // and the status it wrote into the pod's annotations, which records
 // verdict: how the namespace's role policy admitted the pod (nil when the
 // caller checked none; the webhook server always does). A pod that already
-// carries the sidecar keeps it as it is; only containers still missing the
-// mount or env receive them. What EKS's pod identity webhook injected into
+// carries the sidecar (an earlier pass) keeps it, provided it is what cfg
+// renders: otherwise Mutate returns a *MismatchError, and the webhook
+// denies the pod (a sidecar written by hand would assume other roles than
+// the annotations say). Only containers still missing the mount or env
+// receive them. What EKS's pod identity webhook injected into
 // the containers rolechain serves and into its sidecar is removed (see
 // package eks and README "On EKS"), whichever webhook ran first. The input
 // pod is not modified, and the returned pod shares with it every part
@@ -155,16 +158,19 @@ func (in Injector) Mutate(pod *corev1.Pod, cfg annotations.Config, verdict *poli
 	reinvoked := hasSidecar(spec)
 
 	// (1) Volumes, by name: the credentials tmpfs and, for web identity,
-	// the projected token.
-	ensureVolume(spec, corev1.Volume{
+	// the projected token. What the pod already has of rolechain's must be
+	// what the configuration renders (checkWritten): a pod written by hand
+	// must not run other roles than the annotations, which the namespace's
+	// policy judged, say.
+	volumes := []corev1.Volume{{
 		Name: CredentialsVolume,
 		VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
 			Medium:    corev1.StorageMediumMemory,
 			SizeLimit: ptr.To(CredentialsVolumeSizeLimit.DeepCopy()),
 		}},
-	})
+	}}
 	if !podIdentity {
-		ensureVolume(spec, corev1.Volume{
+		volumes = append(volumes, corev1.Volume{
 			Name: TokenVolume,
 			VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
 				Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
@@ -174,6 +180,12 @@ func (in Injector) Mutate(pod *corev1.Pod, cfg annotations.Config, verdict *poli
 				}}},
 			}},
 		})
+	}
+	if err := in.checkWritten(spec, cfg, volumes); err != nil {
+		return nil, Status{}, err
+	}
+	for _, v := range volumes {
+		ensureVolume(spec, v)
 	}
 
 	// (2) The sidecar, unless the pod carries it already (an earlier pass,
@@ -488,12 +500,16 @@ func modeOf(spec *corev1.PodSpec) string {
 }
 
 // ensureMount adds the read-only credentials mount unless the container
-// has it. It reports false, and adds nothing, when another volume is
+// has it (a mount of its own is made read-only). It reports false, and adds nothing, when another volume is
 // already mounted at the credentials path (the API server would reject a
 // second mount there).
 func ensureMount(c *corev1.Container) bool {
-	for _, m := range c.VolumeMounts {
+	for i, m := range c.VolumeMounts {
 		if m.Name == CredentialsVolume {
+			// An app container may read the credentials, never write
+			// them: a co-tenant container could otherwise replace the
+			// keys the app reads.
+			c.VolumeMounts[i].ReadOnly = true
 			return true
 		}
 		if m.MountPath == contract.OutputDir {

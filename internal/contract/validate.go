@@ -63,6 +63,12 @@ func ValidSessionName(s string) bool {
 	return len(s) >= 2 && len(s) <= 64 && sessionNameRE.MatchString(s)
 }
 
+// ValidExternalID reports whether s is a valid sts:ExternalId: 2-1224
+// characters of [\w+=,.@:/-].
+func ValidExternalID(s string) bool {
+	return len(s) >= 2 && len(s) <= 1224 && externalIDRE.MatchString(s)
+}
+
 // ValidRegion reports whether s looks like an AWS region.
 func ValidRegion(s string) bool { return regionRE.MatchString(s) }
 
@@ -225,7 +231,7 @@ func validateProfile(i int, p Profile, source string, at Locate) field.ErrorList
 
 	// (2) What every hop sends.
 	if p.ExternalID != "" {
-		if !externalIDRE.MatchString(p.ExternalID) || len(p.ExternalID) < 2 || len(p.ExternalID) > 1224 {
+		if !ValidExternalID(p.ExternalID) {
 			invalid(FieldExternalID, -1, p.ExternalID, ExternalIDForm)
 		} else if assumeRoleHops < 1 {
 			invalid(FieldExternalID, -1, p.ExternalID, fmt.Sprintf("is sent on sts:AssumeRole hops, and profile %q has none: its one role is assumed with AssumeRoleWithWebIdentity, which takes no external ID", p.Name))

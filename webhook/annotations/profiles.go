@@ -239,9 +239,10 @@ func (p *parser) profile(name, suffix string, g, inherit map[string]string) (con
 	}
 	if v, k, ok := get(ExternalID, false); ok {
 		set(contract.FieldExternalID, k)
-		if len(pr.Chain()) == 1 && !p.podIdentity {
+		if len(pr.Chain()) == 1 && !p.podIdentity && contract.ValidExternalID(v) {
 			// Admitted with a warning, but not passed on: a single
-			// web-identity hop takes no external ID.
+			// web-identity hop takes no external ID. (An invalid one is
+			// passed on, for the contract to say what is wrong with it.)
 			p.warn("%s: profile %q has a single web-identity hop, which takes no external ID; it is only sent on sts:AssumeRole hops, so it is ignored", k, name)
 		} else {
 			pr.ExternalID = v

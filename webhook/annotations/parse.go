@@ -235,12 +235,6 @@ func (p *parser) podWide(cfg *Config) {
 		// read the sidecar's memory and token through /proc.
 		p.warn("spec.shareProcessNamespace: the pod shares its process namespace, so a container running as root or as the sidecar's user can read the sidecar's web-identity token and credentials through /proc; run app containers as another non-root user, or do not share the namespace")
 	}
-	if sp := p.pod.Spec.ShareProcessNamespace; sp != nil && *sp {
-		// A container running as the sidecar's UID (or as root) could
-		// read the sidecar's memory and token through /proc; the sidecar
-		// makes itself non-dumpable, which stops the same UID only.
-		p.warn("spec.shareProcessNamespace: the pod shares its process namespace, so a container running as root or as the sidecar's user can read the sidecar's web-identity token and credentials through /proc; run app containers as another non-root user, or do not share the namespace")
-	}
 	cfg.Resources = p.resources()
 }
 

@@ -704,13 +704,3 @@ func TestASharedProcessNamespaceWarns(t *testing.T) {
 		t.Fatalf("errs=%v warnings=%q", errs, warnings)
 	}
 }
-
-func TestASharedProcessNamespaceWarns(t *testing.T) {
-	p := pod(map[string]string{RoleARN: target})
-	share := true
-	p.Spec.ShareProcessNamespace = &share
-	_, errs, warnings := Parse(p, nil, defaults)
-	if len(errs) > 0 || len(warnings) != 1 || !strings.Contains(warnings[0], "shareProcessNamespace") {
-		t.Fatalf("errs=%v warnings=%q", errs, warnings)
-	}
-}

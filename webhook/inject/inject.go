@@ -138,11 +138,8 @@ type EKSStatus struct {
 // and the status it wrote into the pod's annotations, which records
 // verdict: how the namespace's role policy admitted the pod (nil when the
 // caller checked none; the webhook server always does). A pod that already
-// carries the sidecar (an earlier pass) keeps it, provided it is what cfg
-// renders: otherwise Mutate returns a *MismatchError, and the webhook
-// denies the pod (a sidecar written by hand would assume other roles than
-// the annotations say). Only containers still missing the mount or env
-// receive them. What EKS's pod identity webhook injected into
+// carries the sidecar keeps it as it is; only containers still missing the
+// mount or env receive them. What EKS's pod identity webhook injected into
 // the containers rolechain serves and into its sidecar is removed (see
 // package eks and README "On EKS"), whichever webhook ran first. The input
 // pod is not modified, and the returned pod shares with it every part
@@ -158,19 +155,16 @@ func (in Injector) Mutate(pod *corev1.Pod, cfg annotations.Config, verdict *poli
 	reinvoked := hasSidecar(spec)
 
 	// (1) Volumes, by name: the credentials tmpfs and, for web identity,
-	// the projected token. What the pod already has of rolechain's must be
-	// what the configuration renders (checkWritten): a pod written by hand
-	// must not run other roles than the annotations, which the namespace's
-	// policy judged, say.
-	volumes := []corev1.Volume{{
+	// the projected token.
+	ensureVolume(spec, corev1.Volume{
 		Name: CredentialsVolume,
 		VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
 			Medium:    corev1.StorageMediumMemory,
 			SizeLimit: ptr.To(CredentialsVolumeSizeLimit.DeepCopy()),
 		}},
-	}}
+	})
 	if !podIdentity {
-		volumes = append(volumes, corev1.Volume{
+		ensureVolume(spec, corev1.Volume{
 			Name: TokenVolume,
 			VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
 				Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
@@ -180,12 +174,6 @@ func (in Injector) Mutate(pod *corev1.Pod, cfg annotations.Config, verdict *poli
 				}}},
 			}},
 		})
-	}
-	if err := in.checkWritten(spec, cfg, volumes); err != nil {
-		return nil, Status{}, err
-	}
-	for _, v := range volumes {
-		ensureVolume(spec, v)
 	}
 
 	// (2) The sidecar, unless the pod carries it already (an earlier pass,

@@ -1,7 +1,7 @@
 // Package app is the rolechain-sidecar command line: flags and environment
 // into options.Config, then the refresh loops (default), a probe, or a
-// one-shot retrieval. main only adds the signal context and exits with the
-// code Execute returns.
+// one-shot retrieval. The runtime itself is sidecar/daemon; main only adds
+// the signal context and exits with the code Execute returns.
 package app
 
 import (
@@ -18,6 +18,7 @@ import (
 
 	"github.com/rolechain/rolechain/internal/contract"
 	"github.com/rolechain/rolechain/internal/version"
+	"github.com/rolechain/rolechain/sidecar/daemon"
 	"github.com/rolechain/rolechain/sidecar/options"
 	"github.com/rolechain/rolechain/sidecar/output"
 	"github.com/rolechain/rolechain/sidecar/redact"
@@ -155,6 +156,17 @@ It reads the same flags and environment as the main command, but needs only
 		},
 	})
 	return root
+}
+
+// Run is the default RunFunc: --once retrieves and prints (daemon.Once);
+// otherwise the refresh loops run until ctx is done (daemon.Run).
+func Run(env Env) RunFunc {
+	return func(ctx context.Context, cfg *options.Config, profiles []contract.Profile, log *slog.Logger) error {
+		if cfg.Once {
+			return daemon.Once(ctx, daemon.OnceEnv{Stdout: env.Stdout, Stderr: env.Stderr, Now: env.Now, Sleep: env.Sleep}, cfg, profiles)
+		}
+		return daemon.Run(ctx, cfg, profiles, log)
+	}
 }
 
 // Execute runs the command line and returns the exit code.

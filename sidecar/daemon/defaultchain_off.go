@@ -1,6 +1,6 @@
 //go:build rolechain_nodefaultchain
 
-package app
+package daemon
 
 import (
 	"context"

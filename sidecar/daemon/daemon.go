@@ -1,9 +1,16 @@
-package app
+// Package daemon is the sidecar's runtime: the listeners, the credentials
+// endpoint and metrics servers, the file and endpoint sinks, the token
+// watcher and one refresh loop per profile (Run), or a one-shot retrieval
+// that prints or writes the credentials (Once). It takes a validated
+// configuration; the command line (cmd/sidecar/app) only parses flags and
+// environment into one and calls these.
+package daemon
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -34,16 +41,14 @@ import (
 // exits within a second.
 const shutdownGrace = 500 * time.Millisecond
 
-// Run is the default RunFunc: --once retrieves and prints; otherwise one
-// refresh loop per profile runs until ctx is done, and Run returns nil, or,
-// with --exit-when-ready, until every profile's credentials are on disk.
-func Run(env Env) RunFunc {
-	return func(ctx context.Context, cfg *options.Config, profiles []contract.Profile, log *slog.Logger) error {
-		if cfg.Once {
-			return runOnce(ctx, env, cfg, profiles)
-		}
-		return runLoops(ctx, cfg, profiles, log)
-	}
+// OnceEnv is what Once writes to and reads the time from.
+type OnceEnv struct {
+	// Stdout receives the credentials when cfg.Output is empty; Stderr
+	// the retry lines (scrubbed).
+	Stdout, Stderr io.Writer
+	Now            func() time.Time
+	// Sleep waits between attempts; nil means a timer that ctx cuts short.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // stsHTTPClient is the SDK's client without keep-alive: refreshes are tens
@@ -103,7 +108,10 @@ func newChains(ctx context.Context, cfg *options.Config, profiles []contract.Pro
 	return chains, nil
 }
 
-func runOnce(ctx context.Context, env Env, cfg *options.Config, profiles []contract.Profile) error {
+// Once retrieves every profile's credentials (retrying transient failures
+// up to onceAttempts times) and renders them in cfg.Format to cfg.Output,
+// or to env.Stdout; it writes nothing to cfg.OutputDir.
+func Once(ctx context.Context, env OnceEnv, cfg *options.Config, profiles []contract.Profile) error {
 	chains, err := newChains(ctx, cfg, profiles, nil)
 	if err != nil {
 		return err
@@ -138,7 +146,7 @@ func runOnce(ctx context.Context, env Env, cfg *options.Config, profiles []contr
 // (about 1 s, then 2 s).
 const onceAttempts = 3
 
-func retrieveOnce(ctx context.Context, env Env, name string, c *chain.Chain) (chain.Credentials, error) {
+func retrieveOnce(ctx context.Context, env OnceEnv, name string, c *chain.Chain) (chain.Credentials, error) {
 	sleep := env.Sleep
 	if sleep == nil {
 		sleep = sleepCtx
@@ -233,7 +241,12 @@ func (r *readiness) Publish(name string, c chain.Credentials) error {
 	return nil
 }
 
-func runLoops(ctx context.Context, cfg *options.Config, profiles []contract.Profile, log *slog.Logger) error {
+// Run binds the configured ports, writes the config file (and the endpoint
+// token), starts the servers and one refresh loop per profile, and returns
+// nil when ctx is done, or, with cfg.ExitWhenReady, once every profile's
+// credentials are on disk (an error if ctx ends first). The servers are
+// shut down before it returns.
+func Run(ctx context.Context, cfg *options.Config, profiles []contract.Profile, log *slog.Logger) error {
 	names := make([]string, len(profiles))
 	named := make([]output.Named, len(profiles))
 	for i, p := range profiles {

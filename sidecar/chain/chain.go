@@ -377,6 +377,9 @@ func (c *Chain) fromSTS(sc *ststypes.Credentials, md middleware.Metadata, sent t
 	if sc == nil || sc.AccessKeyId == nil || sc.SecretAccessKey == nil || sc.SessionToken == nil || sc.Expiration == nil {
 		return Credentials{}, &MalformedResponseError{What: "response has no complete Credentials element"}
 	}
+	if err := ValidateCredentials(*sc.AccessKeyId, *sc.SecretAccessKey, *sc.SessionToken, *sc.Expiration); err != nil {
+		return Credentials{}, err
+	}
 	offset := clockOffset(md, sent, c.now())
 	return Credentials{
 		AccessKeyID:     *sc.AccessKeyId,

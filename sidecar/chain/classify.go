@@ -30,6 +30,7 @@ const (
 	ReasonSourceCredentials    Reason = "source_credentials"
 	ReasonInvalidRequest       Reason = "invalid_request"
 	ReasonNetwork              Reason = "network"
+	ReasonInvalidCredentials   Reason = "invalid_credentials"
 	ReasonOther                Reason = "other"
 )
 
@@ -40,6 +41,10 @@ const (
 func Classify(err error) Reason {
 	if err == nil {
 		return ReasonNone
+	}
+	var ic *InvalidCredentialsError
+	if errors.As(err, &ic) {
+		return ReasonInvalidCredentials
 	}
 	var tf *TokenFileError
 	if errors.As(err, &tf) {

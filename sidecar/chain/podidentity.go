@@ -80,6 +80,9 @@ func (c *Chain) podIdentity(ctx context.Context, src PodIdentity) (aws.Credentia
 	if creds.AccessKeyID == "" || creds.SecretAccessKey == "" {
 		return nil, &SourceError{What: what, Err: &MalformedResponseError{What: "the endpoint's answer has no AccessKeyId or SecretAccessKey"}}
 	}
+	if err := validate(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken, creds.Expires, true, false); err != nil {
+		return nil, &SourceError{What: what, Err: err}
+	}
 	holdCredentials(podIdentityOwner(src.URL), creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)
 	return aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil }), nil
 }

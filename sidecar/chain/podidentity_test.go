@@ -33,7 +33,7 @@ type agent struct {
 
 func newAgent(t *testing.T, srv *ststest.Server, wantToken func() string) *agent {
 	a := &agent{creds: ststest.Credentials{
-		AccessKeyID: "ASIAPODIDENTITY", SecretAccessKey: "pod-identity-secret", SessionToken: "pod-identity-session",
+		AccessKeyID: "ASIAPODIDENTITY0001", SecretAccessKey: "podIdentitySecret", SessionToken: "podIdentitySession",
 		Expiration: time.Now().Add(6 * time.Hour).UTC().Truncate(time.Second),
 	}}
 	// The association role's session is one STS knows.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rolechain/rolechain/sidecar/chain"
@@ -97,9 +98,10 @@ func Process(c chain.Credentials) []byte {
 func Env(p Named) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_SESSION_TOKEN=%s\nexport AWS_CREDENTIAL_EXPIRATION=%s\n",
-		p.Credentials.AccessKeyID, p.Credentials.SecretAccessKey, p.Credentials.SessionToken, p.Credentials.Expiration.UTC().Format(time.RFC3339))
+		shQuote(p.Credentials.AccessKeyID), shQuote(p.Credentials.SecretAccessKey), shQuote(p.Credentials.SessionToken),
+		shQuote(p.Credentials.Expiration.UTC().Format(time.RFC3339)))
 	if p.Region != "" {
-		fmt.Fprintf(&b, "export AWS_REGION=%s\n", p.Region)
+		fmt.Fprintf(&b, "export AWS_REGION=%s\n", shQuote(p.Region))
 	}
 	return b.Bytes()
 }
@@ -122,4 +124,11 @@ func Render(format string, profiles []Named) ([]byte, error) {
 		return Process(profiles[0].Credentials), nil
 	}
 	return nil, fmt.Errorf("--format %q: must be one of ini, json, env, process", format)
+}
+
+// shQuote single-quotes s for POSIX sh: inside '…' nothing is special but
+// the quote itself, written as '\” (close, escaped quote, reopen). So no
+// value can end a shell word, a command or a line, whatever it holds.
+func shQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -52,7 +52,7 @@ func TestRenderOneShotFormats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range []string{"export AWS_ACCESS_KEY_ID=ASIAKEY\n", "export AWS_SECRET_ACCESS_KEY=secret/+=\n", "export AWS_SESSION_TOKEN=tok\n", "export AWS_CREDENTIAL_EXPIRATION=2026-11-24T08:00:00Z\n", "export AWS_REGION=eu-west-1\n"} {
+	for _, line := range []string{"export AWS_ACCESS_KEY_ID='ASIAKEY'\n", "export AWS_SECRET_ACCESS_KEY='secret/+='\n", "export AWS_SESSION_TOKEN='tok'\n", "export AWS_CREDENTIAL_EXPIRATION='2026-11-24T08:00:00Z'\n", "export AWS_REGION='eu-west-1'\n"} {
 		if !strings.Contains(string(env), line) {
 			t.Errorf("env output lacks %q:\n%s", line, env)
 		}

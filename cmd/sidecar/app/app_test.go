@@ -694,7 +694,7 @@ func TestOnceRefusesCredentialsThatArriveExpired(t *testing.T) {
 func TestPodIdentitySourceChainsFromTheAgentAndLeaksNothing(t *testing.T) {
 	srv := ststest.New(t)
 	const podToken = "eyJhbGciOiJSUzI1NiJ9.pod-identity-secret-token.sig"
-	agentKeys := ststest.Credentials{AccessKeyID: "ASIAAGENTKEY", SecretAccessKey: "agent-secret-key", SessionToken: "agent-session-token",
+	agentKeys := ststest.Credentials{AccessKeyID: "ASIAAGENTKEY00000001", SecretAccessKey: "agentSecretKey", SessionToken: "agentSessionToken",
 		Expiration: time.Now().Add(6 * time.Hour).UTC().Truncate(time.Second)}
 	srv.AddKey(agentKeys)
 	var mu sync.Mutex

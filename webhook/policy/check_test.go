@@ -135,3 +135,17 @@ func TestAMalformedPolicyDeniesEveryPodAndNamesEachBadEntryOnce(t *testing.T) {
 		t.Errorf("one bad entry:\n got: %v\nwant: %s", errs.ToAggregate(), want)
 	}
 }
+
+// With rolechain.dev/source: pod-identity a profile has no web-identity
+// role: its chain is RoleARNs alone. Every such pod in a namespace with a
+// policy was denied, for an empty first role no pattern matched (#20).
+func TestAPodIdentityChainIsJudgedOnItsRealRoles(t *testing.T) {
+	p := contract.Profile{Name: "default", RoleARNs: []string{via, target}}
+	verdict, errs := Check("team-a", map[string]string{annotations.AllowedRoleARNs: "arn:aws:iam::222222222222:role/hops/*, arn:aws:iam::333333333333:role/team-a-*"}, ModeOptional, []contract.Profile{p})
+	if len(errs) > 0 {
+		t.Fatalf("denied: %v", errs.ToAggregate())
+	}
+	if _, ok := verdict.AdmittedBy[""]; ok || len(verdict.AdmittedBy) != 2 {
+		t.Fatalf("admittedBy %v, want the two roles", verdict.AdmittedBy)
+	}
+}

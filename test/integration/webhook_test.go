@@ -392,7 +392,7 @@ spec:
 	if err == nil {
 		t.Fatalf("kubectl apply succeeded:\n%s", out)
 	}
-	wantOut := `Error from server (Forbidden): error when creating "STDIN": admission webhook "pod.rolechain.dev" denied the request: [metadata.annotations[rolechain.dev/role-arn]: Invalid value: "arn:aws:iam::222222222222:user/not-a-role": must be an IAM role ARN: arn:<aws|aws-cn|aws-us-gov>:iam::<12-digit account>:role/[<path>/]<name>, name of 1-64 characters of [A-Za-z0-9_+=,.@-], metadata.annotations[rolechain.dev/external-id]: Invalid value: "x": must be 2-1224 characters of [A-Za-z0-9_+=,.@:/-]]`
+	wantOut := `Error from server (Forbidden): error when creating "STDIN": admission webhook "pod.rolechain.dev" denied the request: [metadata.annotations[rolechain.dev/role-arn]: Invalid value: "arn:aws:iam::222222222222:user/not-a-role": must be an IAM role ARN: arn:<aws|aws-cn|aws-us-gov>:iam::<12-digit account>:role/[<path>/]<name>, name of 1-64 characters of [A-Za-z0-9_+=,.@-], path of the characters ! to DEL (U+0021-U+007F), metadata.annotations[rolechain.dev/external-id]: Invalid value: "x": must be 2-1224 characters of [A-Za-z0-9_+=,.@:/-]]`
 	if strings.TrimSpace(string(out)) != wantOut {
 		t.Fatalf("kubectl output:\n got: %s\nwant: %s", out, wantOut)
 	}

@@ -77,7 +77,7 @@ func TestGuardDeniesAndFailsClosedOnPodsAndEphemeralContainers(t *testing.T) {
 		rule, _, _ := strings.Cut(rest, ")")
 		names[rule] = true
 	}
-	for _, want := range []string{"sts-token-outside-rolechain", "sts-token-volume-name", "sts-token-mount", "ephemeral-sts-token", "sidecar-image", "ephemeral-sidecar-image"} {
+	for _, want := range []string{"sts-token-outside-rolechain", "sts-token-volume-name", "sts-token-mount", "ephemeral-sts-token", "ephemeral-target-sidecar", "sidecar-image", "ephemeral-sidecar-image"} {
 		if !names[want] {
 			t.Errorf("no validation names the rule %q (have %v)", want, names)
 		}

@@ -333,6 +333,9 @@ func TestGuardDeniesEphemeralContainersThatReachTheToken(t *testing.T) {
 	ec = corev1.EphemeralContainer{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug2", Image: "rolechain-sidecar:test"}}
 	denied(t, addEphemeral(t, pod, ec), "ephemeral-sidecar-image")
 
+	ec = corev1.EphemeralContainer{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug4", Image: "busybox:1"}, TargetContainerName: "rolechain-sidecar"}
+	denied(t, addEphemeral(t, pod, ec), "ephemeral-target-sidecar")
+
 	ec = corev1.EphemeralContainer{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug3", Image: "busybox:1"}}
 	admitted(t, addEphemeral(t, pod, ec))
 }

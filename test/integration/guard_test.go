@@ -17,6 +17,7 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -38,6 +39,9 @@ const guardValues = `{"guard":{"enabled":true},
 // guardAllowed is the role policy of the guarded namespaces: every role of
 // the golden pods.
 const guardAllowed = "arn:aws:iam::*:role/*, arn:aws:iam::*:role/*/*"
+
+// guardLabel marks the namespaces the suite's guard binding selects.
+const guardLabel = "test.rolechain.dev/guard"
 
 var (
 	guardOnce sync.Once
@@ -82,6 +86,13 @@ func installGuardOnce() error {
 	if vap.Name == "" || binding.Name == "" {
 		return fmt.Errorf("the render holds no policy and binding:\n%s", out)
 	}
+	// Other tests run webhook instances with other sidecar images (the
+	// required-mode one renders rolechain-sidecar:required): confine the
+	// guard to the namespaces of these tests. The rest of the binding is the
+	// chart's.
+	binding.Spec.MatchResources = &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+		MatchLabels: map[string]string{guardLabel: "true"},
+	}}
 	if err := k8s.Create(ctx, &vap); err != nil {
 		return fmt.Errorf("creating the policy: %w", err)
 	}
@@ -147,6 +158,7 @@ func newNamespaceQuiet(prefix string) nsResult {
 	nsSeq++
 	ns := &corev1.Namespace{}
 	ns.Name = fmt.Sprintf("%s-%d", prefix, nsSeq)
+	ns.Labels = map[string]string{guardLabel: "true"}
 	ns.Annotations = map[string]string{"rolechain.dev/allowed-role-arns": guardAllowed}
 	return nsResult{ns.Name, k8s.Create(context.Background(), ns)}
 }
@@ -157,7 +169,7 @@ func guardedNamespace(t *testing.T) string {
 	t.Helper()
 	installGuard(t)
 	allowed := guardAllowed
-	return newNamespace(t, "guarded", &allowed, nil)
+	return newNamespace(t, "guarded", &allowed, map[string]string{guardLabel: "true"})
 }
 
 // plainPod is a pod of nothing but an app container.
@@ -364,7 +376,8 @@ func TestGuardAdmitsWhatTheWebhookRendersAndEverythingElse(t *testing.T) {
 		admitted(t, addEphemeral(t, pod, ec))
 	})
 	t.Run("a namespace without a policy", func(t *testing.T) {
-		other := newNamespace(t, "unguarded", nil, nil)
+		// Selected by the binding, but without a policy: not guarded.
+		other := newNamespace(t, "unguarded", nil, map[string]string{guardLabel: "true"})
 		pod := plainPod(other)
 		pod.Spec.Volumes = []corev1.Volume{stsToken("aws-iam-token", "sts.amazonaws.com")}
 		mount(&pod.Spec.Containers[0], "aws-iam-token")

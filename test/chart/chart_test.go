@@ -92,7 +92,7 @@ func TestChartLintsCleanInStrictMode(t *testing.T) {
 // objects its values ask for, each with a namespace when it is namespaced.
 func TestEveryRenderDecodesIntoKnownKindsAndFields(t *testing.T) {
 	always := []string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "Deployment", "MutatingWebhookConfiguration"}
-	clusterScoped := []string{"ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration"}
+	clusterScoped := []string{"ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 	for name, vals := range valueSets {
 		t.Run(name, func(t *testing.T) {
 			r := mustRender(t, vals)

@@ -390,10 +390,17 @@ func TestGuardTreatsAnAudienceThePodAsksForAsSTS(t *testing.T) {
 	ns := guardedNamespace(t)
 	// The pod names its own audience; a container other than the sidecar
 	// that mounts a token for it is denied even though the chart does not
-	// list it. (No role-arn key: the webhook is not called.)
+	// list it. Any rolechain.dev/ key also sends the pod to the webhook,
+	// which denies it first for having no role-arn: either denial counts.
 	pod := plainPod(ns)
 	pod.Annotations = map[string]string{"rolechain.dev/audience": "sts.example.internal"}
 	pod.Spec.Volumes = []corev1.Volume{stsToken("mine", "sts.example.internal")}
 	mount(&pod.Spec.Containers[0], "mine")
-	denied(t, k8s.Create(context.Background(), pod), "sts-token-outside-rolechain")
+	err := k8s.Create(context.Background(), pod)
+	if err == nil {
+		t.Fatal("admitted a pod whose app container mounts a token for the STS audience it names")
+	}
+	if !strings.Contains(err.Error(), "rolechain guard (sts-token-outside-rolechain)") && !strings.Contains(err.Error(), "metadata.annotations[rolechain.dev/role-arn]: Required value") {
+		t.Fatalf("denied with %v; want the guard's rule or the webhook's missing role-arn", err)
+	}
 }

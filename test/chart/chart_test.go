@@ -446,7 +446,7 @@ func TestRBACIsMinimal(t *testing.T) {
 		"serviceaccounts":               {"get", "list", "watch"},
 		"namespaces":                    {"get", "list", "watch"},
 		"secrets":                       {"get", "create", "update"},
-		"mutatingwebhookconfigurations": {"get", "update", "patch"},
+		"mutatingwebhookconfigurations": {"get", "update"},
 	}
 	for name, vals := range valueSets {
 		r := mustRender(t, vals)

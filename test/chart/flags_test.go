@@ -294,6 +294,12 @@ func TestChartRefusesExactlyTheFlagValuesTheWebhookRefuses(t *testing.T) {
 				if e.webhookOK && e.chartOnly == "" {
 					t.Fatalf("the chart refuses a value the webhook accepts: %v", renderErr)
 				}
+				// The refusal names the value, as a JSON pointer (schema)
+				// or a dotted path (template check).
+				pointer := "/" + strings.ReplaceAll(e.path, ".", "/")
+				if msg := renderErr.Error(); !strings.Contains(msg, pointer) && !strings.Contains(msg, e.path+"=") {
+					t.Errorf("the refusal names neither %s nor %s=: %v", pointer, e.path, renderErr)
+				}
 				// Check the row's claim about the webhook by giving it the
 				// value directly, over the chart's defaults.
 				argv := append(slices.Clone(base), directArgs(e)...)

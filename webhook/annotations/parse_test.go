@@ -704,3 +704,12 @@ func TestASharedProcessNamespaceWarns(t *testing.T) {
 		t.Fatalf("errs=%v warnings=%q", errs, warnings)
 	}
 }
+
+// A password in an STS endpoint never reaches the denial, which the API
+// server returns to the user and may log.
+func TestAPasswordInTheSTSEndpointIsNotInTheDenial(t *testing.T) {
+	_, errs, _ := Parse(pod(map[string]string{RoleARN: target, STSEndpoint: "https://user:hunter2@sts.example.test"}), nil, defaults)
+	if len(errs) != 1 || strings.Contains(errs.ToAggregate().Error(), "hunter2") || !strings.Contains(errs[0].Detail, "user information") {
+		t.Fatalf("got %v", errs)
+	}
+}

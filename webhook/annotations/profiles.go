@@ -112,7 +112,10 @@ func (p *parser) shown(e *field.Error) *field.Error {
 		key = strings.TrimSuffix(key, "]")
 		name, _, _ := strings.Cut(strings.TrimPrefix(key, Prefix), ".")
 		base := Prefix + name
-		if v, set := p.ann[key]; set && !listKey(base) && e.Type == field.ErrorTypeInvalid {
+		// An STS endpoint is never shown as written: it may hold a
+		// password (user:password@), which the contract's message
+		// already shows redacted.
+		if v, set := p.ann[key]; set && !listKey(base) && base != STSEndpoint && e.Type == field.ErrorTypeInvalid {
 			if base == SessionPolicy {
 				v = contract.Abbreviate(v)
 			}

@@ -36,9 +36,10 @@ func (e *InvalidCredentialsError) Error() string {
 	return fmt.Sprintf("refused credentials: %s %s", e.Field, e.Rule)
 }
 
-// ValidateCredentials checks every field an STS-compatible peer (or the Pod
-// Identity agent, or a static source) handed us. The session token may be
-// empty only when allowEmptyToken is set (static long-term keys).
+// ValidateCredentials checks every field of an STS answer before anything
+// is written or printed: all four are required. (The Pod Identity agent's
+// answer is checked by validate with an empty token and no expiration
+// allowed, as the SDK's container-credentials client hands them over.)
 func ValidateCredentials(accessKeyID, secret, token string, exp time.Time) error {
 	return validate(accessKeyID, secret, token, exp, false, true)
 }

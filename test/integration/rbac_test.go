@@ -31,6 +31,10 @@ import (
 // webhook to start, write its Secret, set its caBundle and serve pods:
 // the webhook runs here as its ServiceAccount's user with exactly those
 // roles, where the other instances run as cluster admin.
+// rbacNamespace is served by the webhook that runs with the chart's RBAC
+// alone; the main instance leaves it out.
+const rbacNamespace = "rbac-minimal"
+
 func TestSelfManagedWebhookRunsWithOnlyTheChartsRBAC(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -64,7 +68,7 @@ func TestSelfManagedWebhookRunsWithOnlyTheChartsRBAC(t *testing.T) {
 
 	// The names the chart renders the flags with (manifests/ are rendered
 	// for release rolechain in rolechain-system).
-	const ns = "rbac-minimal"
+	const ns = rbacNamespace
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		t.Fatal(err)
 	}

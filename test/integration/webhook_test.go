@@ -123,7 +123,15 @@ func run(m *testing.M) int {
 	url := fmt.Sprintf("https://%s/mutate-v1-pod", net.JoinHostPort(wio.LocalServingHost, strconv.Itoa(wio.LocalServingPort)))
 	whc := server.WebhookConfiguration("rolechain-webhook",
 		admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: wio.LocalServingCAData},
-		[]string{"kube-system", selectorExcluded, selfManagedNS})
+		[]string{"kube-system", selectorExcluded, selfManagedNS, rbacNamespace})
+	// Each namespace has one rolechain webhook: a second instance with
+	// another sidecar image would find the first one's sidecar and deny
+	// the pod as written by hand, as it must.
+	whc.Webhooks[0].NamespaceSelector.MatchExpressions = append(whc.Webhooks[0].NamespaceSelector.MatchExpressions,
+		metav1.LabelSelectorRequirement{Key: requiredLabel, Operator: metav1.LabelSelectorOpDoesNotExist},
+		// The guard's tests judge the guard alone, on pods as a webhook
+		// configured like webhook/inject's golden tests renders them.
+		metav1.LabelSelectorRequirement{Key: guardLabel, Operator: metav1.LabelSelectorOpDoesNotExist})
 	if err := k8s.Create(ctx, whc); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -551,5 +559,36 @@ func TestContainerAddedByALaterWebhookGetsCredentialsOnReinvocation(t *testing.T
 	var status inject.Status
 	if err := json.Unmarshal([]byte(got.Annotations[annotations.Status]), &status); err != nil || !slices.Equal(status.Containers, []string{"app", "late"}) {
 		t.Fatalf("status = %q (%v)", got.Annotations[annotations.Status], err)
+	}
+}
+
+// TestAPodCopiedWithItsSidecarIsServedAndOneWrittenByHandIsDenied: a pod
+// recreated from what the API server stored (kubectl get -o yaml, kubectl
+// debug --copy-to) carries rolechain's sidecar with every default the API
+// server filled in, and is served; the same pod with the sidecar's image or
+// profiles changed by its author is denied, naming the field.
+func TestAPodCopiedWithItsSidecarIsServedAndOneWrittenByHandIsDenied(t *testing.T) {
+	ctx := context.Background()
+	original := newPod("team-a", map[string]string{annotations.RoleARN: target})
+	if err := k8s.Create(ctx, original); err != nil {
+		t.Fatal(err)
+	}
+	copyOf := func() *corev1.Pod {
+		p := stored(t, original)
+		podSeq++
+		p.ObjectMeta = metav1.ObjectMeta{Name: fmt.Sprintf("pod-%d", podSeq), Namespace: p.Namespace, Annotations: p.Annotations}
+		p.Spec.NodeName = ""
+		return p
+	}
+	if err := k8s.Create(ctx, copyOf()); err != nil {
+		t.Fatalf("a copy of a stored pod: %v", err)
+	}
+
+	forged := copyOf()
+	forged.Spec.InitContainers[0].Image = "attacker/sidecar:1"
+	err := k8s.Create(ctx, forged)
+	want := `admission webhook "pod.rolechain.dev" denied the request: spec.initContainers[0].image: Forbidden: container "rolechain-sidecar" is rolechain's and its image differs from what the pod's annotations render; remove the container and let the webhook add it`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("hand-written image: %v\nwant: %s", err, want)
 	}
 }

@@ -88,7 +88,8 @@ type Injector struct {
 // that Mutate leaves as it was (see copyForMutation), and with cfg the
 // sidecar's resource lists: treat all three as read-only.
 //
-// The steps, each in its own function: (1) volumes, (2) the sidecar,
+// The steps, each in its own function: (0) the check of what the pod
+// already has of rolechain's, (1) volumes, (2) the sidecar,
 // (3) the served containers' mount and env, (4) EKS's leftovers, (5) the
 // status annotation.
 func (in Injector) Mutate(pod *corev1.Pod, cfg annotations.Config, verdict *policy.Verdict) (*corev1.Pod, Status, error) {
@@ -98,6 +99,13 @@ func (in Injector) Mutate(pod *corev1.Pod, cfg annotations.Config, verdict *poli
 	// at it, and whether rolechain has (a reinvocation).
 	eksTouched := eks.Touched(spec)
 	reinvoked := hasSidecar(spec)
+
+	// (0) What the pod already carries of rolechain's must be what cfg
+	// renders: a sidecar written by hand must not assume other roles than
+	// the annotations, which the namespace's policy judged, say.
+	if err := in.checkWritten(spec, cfg); err != nil {
+		return nil, Status{}, err
+	}
 
 	// (1) Volumes, by name.
 	for _, v := range volumes(cfg) {

@@ -7,6 +7,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -32,6 +33,10 @@ import (
 	"github.com/rolechain/rolechain/webhook/patch"
 	"github.com/rolechain/rolechain/webhook/policy"
 )
+
+// DenialHandWritten is the denial metric's reason for a pod whose own
+// rolechain containers or volumes differ from what its annotations render.
+const DenialHandWritten = "hand-written"
 
 // Path is where the webhook server serves the pod mutation.
 const Path = "/mutate-v1-pod"
@@ -146,6 +151,10 @@ func (h *Handler) handle(ctx context.Context, req admission.Request, pod *corev1
 	}
 
 	mutated, status, err := h.Injector.Mutate(pod, cfg, verdict)
+	if mismatch := (*inject.MismatchError)(nil); errors.As(err, &mismatch) {
+		h.Metrics.Denials.WithLabelValues(DenialHandWritten).Inc()
+		return admission.Denied(mismatch.Error()).WithWarnings(warnings...), metrics.ResultDenied
+	}
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err), metrics.ResultErrored
 	}

@@ -435,3 +435,36 @@ func TestEKSInjectionsRemovedAreReportedAsWarnings(t *testing.T) {
 		t.Fatal("a warning carries an env value")
 	}
 }
+
+// TestAHandWrittenSidecarIsDeniedAndCounted: a pod that keeps an allowed
+// role-arn and brings its own rolechain-sidecar (here assuming another
+// role) is denied, with the field named and the pod's values not repeated;
+// the webhook's own second pass over what it rendered is served.
+func TestAHandWrittenSidecarIsDeniedAndCounted(t *testing.T) {
+	h := newHandler(fake.NewClientBuilder().WithScheme(scheme).WithObjects(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}}).Build(), nil)
+	req := request(t, newPod(map[string]string{annotations.RoleARN: target}), admissionv1.Create)
+	first := applied(t, req, h.Handle(context.Background(), req))
+
+	again := h.Handle(context.Background(), request(t, first, admissionv1.Create))
+	if !again.Allowed || len(again.Patches) != 0 {
+		t.Fatalf("second pass: allowed=%v patches=%v, want allowed unchanged", again.Allowed, again.Patches)
+	}
+
+	forged := first.DeepCopy()
+	c := &forged.Spec.InitContainers[0]
+	for i := range c.Env {
+		if c.Env[i].Name == contract.EnvProfiles {
+			c.Env[i].Value = strings.ReplaceAll(c.Env[i].Value, "role/target", "role/team-b-admin")
+		}
+	}
+	resp := h.Handle(context.Background(), request(t, forged, admissionv1.Create))
+	if resp.Allowed || resp.Result.Code != http.StatusForbidden {
+		t.Fatalf("allowed=%v code=%d, want a 403 denial", resp.Allowed, resp.Result.Code)
+	}
+	if !strings.Contains(resp.Result.Message, "spec.initContainers[0].env: Forbidden") || strings.Contains(resp.Result.Message, "team-b-admin") {
+		t.Fatalf("message %q: want the field named and the pod's value left out", resp.Result.Message)
+	}
+	if got := testutil.ToFloat64(h.Metrics.Denials.WithLabelValues(DenialHandWritten)); got != 1 {
+		t.Errorf("denials{hand-written} = %v", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/bits"
 	"math/rand"
@@ -212,6 +213,9 @@ func typedMutation(t *testing.T, h *Handler, podJSON []byte, sa *corev1.ServiceA
 		t.Fatalf("namespace policy denied the pod: %+v", resp)
 	}
 	out, _, err := h.Injector.Mutate(pod, cfg, verdict)
+	if mismatch := (*inject.MismatchError)(nil); errors.As(err, &mismatch) {
+		return nil // a random container or volume named like rolechain's: denied
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,11 +63,18 @@ func SessionTagKeyProblem(k string) string {
 	switch {
 	case utf8.RuneCountInString(k) > 128 || !tagKeyRE.MatchString(k):
 		return SessionTagKeyForm
-	case strings.HasPrefix(strings.ToLower(k), "aws:"):
+	case strings.HasPrefix(FoldTagKey(k), "aws:"):
 		return "must not start with aws: (in any case), the prefix AWS reserves for its own tags"
 	}
 	return ""
 }
+
+// FoldTagKey is the form in which IAM compares tag keys, which it does
+// case-insensitively: upper case, then lower case, character by character,
+// as Java's equalsIgnoreCase does (so that ſ is s, and ı and İ are i).
+// It is strings.EqualFold but for those last two, and it is what the chart
+// can compute (sprig's upper and lower).
+func FoldTagKey(k string) string { return strings.ToLower(strings.ToUpper(k)) }
 
 // Keys lists the keys in the order of String: namespace, pod, ServiceAccount.
 func (k SessionTagKeys) Keys() []string { return []string{k.Namespace, k.Pod, k.ServiceAccount} }
@@ -88,7 +95,7 @@ func (k SessionTagKeys) Validate(path *field.Path) field.ErrorList {
 			continue
 		}
 		for j := range i {
-			if strings.EqualFold(key, keys[j]) {
+			if FoldTagKey(key) == FoldTagKey(keys[j]) {
 				e := field.Duplicate(path.Index(i), key)
 				e.Detail = fmt.Sprintf("is key [%d] to IAM, which compares tag keys case-insensitively; the three keys must differ", j)
 				errs = append(errs, e)

@@ -29,6 +29,7 @@ func TestSessionTagKeyIsIAMsRule(t *testing.T) {
 		{"aws:ns", false},
 		{"AWS:ns", false},
 		{"Aws:ns", false},
+		{"awſ:ns", false}, // ſ is s to IAM
 		{"aws:", false},
 		{"a,b", false},
 		{"a!", false},
@@ -50,7 +51,10 @@ func TestSessionTagKeysMustDifferCaseInsensitively(t *testing.T) {
 			t.Errorf("%q: %v", s, errs)
 		}
 	}
-	for s, at := range map[string]string{"ns,pod,NS": "--session-tag-keys[2]", "ns,ns,sa": "--session-tag-keys[1]", "a,pod,POD": "--session-tag-keys[2]"} {
+	for s, at := range map[string]string{
+		"ns,pod,NS": "--session-tag-keys[2]", "ns,ns,sa": "--session-tag-keys[1]", "a,pod,POD": "--session-tag-keys[2]",
+		"ns,poſ,pos": "--session-tag-keys[2]", "ns,pıd,pid": "--session-tag-keys[2]", "ns,İd,id": "--session-tag-keys[2]",
+	} {
 		_, errs := contract.ParseSessionTagKeys(s, path)
 		if len(errs) != 1 || errs[0].Field != at || errs[0].Type != field.ErrorTypeDuplicate || !strings.Contains(errs[0].Detail, "case-insensitively") {
 			t.Errorf("%q: got %v, want a duplicate at %s", s, errs, at)

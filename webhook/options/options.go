@@ -230,5 +230,7 @@ func (o *Options) Injector() inject.Injector {
 		Image:          o.SidecarImage,
 		PullPolicy:     corev1.PullPolicy(o.SidecarImagePullPolicy),
 		NativeSidecars: o.NativeSidecars,
+		UID:            o.SidecarUID,
+		GID:            o.SidecarGID,
 	}
 }

@@ -116,7 +116,10 @@ func sidecarAccepts(t *testing.T, pod *corev1.Pod, c corev1.Container) error {
 // rolechain annotation (or the ServiceAccount's).
 func TestEveryPodTheWebhookAdmitsHasASidecarThatAcceptsItsConfiguration(t *testing.T) {
 	r := rand.New(rand.NewPCG(20, 21))
-	defaults := annotations.Defaults{Region: "eu-west-1", Audience: contract.DefaultAudience, TokenExpirationSeconds: 3600}
+	// Session tag keys of the operator's, at the edges of IAM's rule (the
+	// fuzz target below runs the defaults).
+	defaults := annotations.Defaults{Region: "eu-west-1", Audience: contract.DefaultAudience, TokenExpirationSeconds: 3600,
+		SessionTagKeys: contract.SessionTagKeys{Namespace: "team/namespace", Pod: "Pod name:=+-@", ServiceAccount: strings.Repeat("é", 128)}}
 	admitted, denied := 0, 0
 	for n := 0; n < 3000; n++ {
 		pod := genPod(r)

@@ -43,8 +43,9 @@ type Profile struct {
 	Region string `json:"region,omitempty"`
 	// STSEndpoint overrides the STS endpoint URL.
 	STSEndpoint string `json:"stsEndpoint,omitempty"`
-	// SessionTags adds the tags kubernetes-namespace, kubernetes-pod and
-	// kubernetes-service-account to every hop (needs sts:TagSession).
+	// SessionTags tags every sts:AssumeRole hop with the pod's namespace,
+	// name and ServiceAccount, under the operator's SessionTagKeys (needs
+	// sts:TagSession). The caller sets them: they authorise nothing.
 	SessionTags bool `json:"sessionTags,omitempty"`
 	// SessionPolicy is an inline IAM policy (JSON) sent as Policy on the
 	// target hop only: the hops before it need their full permissions to

@@ -52,6 +52,13 @@ type Config struct {
 	SessionPolicy      string
 	SessionPolicyARNs  []string
 
+	// SessionTagKeys are the keys of the session tags of every profile
+	// with SessionTags, in contract.SessionTagKeys's comma-separated form
+	// (namespace, pod, ServiceAccount); the webhook sets it
+	// (contract.EnvSessionTagKeys). Validate parses it into tagKeys.
+	SessionTagKeys string
+	tagKeys        contract.SessionTagKeys
+
 	// SourceIdentity is set on the first sts:AssumeRole hop of every profile.
 	SourceIdentity       string
 	Source               string
@@ -95,14 +102,15 @@ type Config struct {
 // New returns a Config holding the defaults.
 func New() *Config {
 	return &Config{
-		Profile:   contract.DefaultProfileName,
-		Source:    SourceWebIdentity,
-		TokenFile: contract.TokenFile,
-		OutputDir: contract.OutputDir,
-		FileMode:  0o644,
-		FileGroup: -1,
-		fromEnv:   map[string]string{},
-		changed:   map[string]bool{},
+		Profile:        contract.DefaultProfileName,
+		SessionTagKeys: contract.DefaultSessionTagKeys.String(),
+		Source:         SourceWebIdentity,
+		TokenFile:      contract.TokenFile,
+		OutputDir:      contract.OutputDir,
+		FileMode:       0o644,
+		FileGroup:      -1,
+		fromEnv:        map[string]string{},
+		changed:        map[string]bool{},
 	}
 }
 
@@ -118,7 +126,8 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.Var(&c.Duration, "duration", "single profile: session duration of every hop, seconds or Go duration (900s–12h, default 1h; at most 1h when the chain has more than one role: STS caps chained sessions)")
 	fs.StringVar(&c.Region, "region", "", "single profile: region of the STS endpoint and of the config file; unset, STS is called in us-east-1, cn-north-1 or us-gov-west-1 by the role ARN's partition, and the config file names no region")
 	fs.StringVar(&c.STSEndpoint, "sts-endpoint", "", "single profile: STS endpoint URL replacing the regional one (http or https; no user info, query or fragment)")
-	fs.BoolVar(&c.SessionTags, "session-tags", false, "single profile: tag every sts:AssumeRole hop with kubernetes-namespace, kubernetes-pod and kubernetes-service-account (from ROLECHAIN_POD_NAMESPACE, ROLECHAIN_POD_NAME, ROLECHAIN_SERVICE_ACCOUNT)")
+	fs.BoolVar(&c.SessionTags, "session-tags", false, "single profile: tag every sts:AssumeRole hop with the pod's namespace, name and ServiceAccount (from ROLECHAIN_POD_NAMESPACE, ROLECHAIN_POD_NAME, ROLECHAIN_SERVICE_ACCOUNT), under the keys of --session-tag-keys")
+	fs.StringVar(&c.SessionTagKeys, "session-tag-keys", c.SessionTagKeys, "keys of the session tags of every profile with session tags: namespace,pod,service-account, comma-separated; each "+strings.TrimPrefix(contract.SessionTagKeyForm, "must be ")+", not starting with aws:, no two the same in any case. The sidecar sets these tags, so whoever holds the previous hop can set them too: they authorise nothing, and the default keys differ from EKS Pod Identity's (kubernetes-namespace, kubernetes-service-account), which AWS sets")
 	fs.StringVar(&c.SessionPolicy, "session-policy", "", fmt.Sprintf("single profile: inline IAM policy (JSON) sent as the session policy (Policy) of the target hop only: the credentials get the intersection of the target role's permissions and this policy (at most %d characters, as STS counts them)", contract.MaxSessionPolicyChars))
 	fs.Var(NewStringList(&c.SessionPolicyARNs), "session-policy-arns", fmt.Sprintf("single profile: managed policy ARNs sent as session policies (PolicyArns) of the target hop only, in the target's partition; at most %d, repeatable or comma-separated", contract.MaxSessionPolicyARNs))
 

@@ -26,13 +26,6 @@ var (
 
 func validTagValue(s string) bool { return len(s) <= 256 && tagValue.MatchString(s) }
 
-// Session tag keys set with SessionTags.
-const (
-	TagNamespace      = "kubernetes-namespace"
-	TagPod            = "kubernetes-pod"
-	TagServiceAccount = "kubernetes-service-account"
-)
-
 // Validate checks the whole configuration and resolves the profiles with
 // their defaults (name, session name, duration, region) filled in. The
 // error lists every problem, one per line, each naming its flag.
@@ -65,6 +58,12 @@ func (c *Config) Validate() ([]contract.Profile, error) {
 	if c.SourceIdentity != "" && !contract.ValidSessionName(c.SourceIdentity) {
 		bad("source-identity", "%q must be 2–64 characters of [\\w+=,.@-]", c.SourceIdentity)
 	}
+
+	keys, keyErrs := contract.ParseSessionTagKeys(c.SessionTagKeys, field.NewPath(c.flagRef("session-tag-keys")))
+	for _, e := range keyErrs {
+		errs = append(errs, e.Error())
+	}
+	c.tagKeys = keys
 
 	profiles := c.profiles(bad)
 	if len(profiles) > 0 {
@@ -266,12 +265,13 @@ func DefaultSessionName(namespace, pod string) string {
 	return s
 }
 
-// Tags returns the session tags of a profile that asks for them.
+// Tags returns the session tags of a profile that asks for them, under
+// the keys of --session-tag-keys. Call it after Validate.
 func (c *Config) Tags(p contract.Profile) []chain.Tag {
 	if !p.SessionTags {
 		return nil
 	}
-	return []chain.Tag{{Key: TagNamespace, Value: c.PodNamespace}, {Key: TagPod, Value: c.PodName}, {Key: TagServiceAccount, Value: c.ServiceAccount}}
+	return []chain.Tag{{Key: c.tagKeys.Namespace, Value: c.PodNamespace}, {Key: c.tagKeys.Pod, Value: c.PodName}, {Key: c.tagKeys.ServiceAccount, Value: c.ServiceAccount}}
 }
 
 // FilePerm returns the mode for files in the output directory.

@@ -2,6 +2,7 @@ package chart
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -138,6 +139,32 @@ var flagEdges = []flagEdge{
 	{path: "sidecar.memoryRequest", value: "1Gi", with: map[string]any{"memoryLimit": ""}, flag: "--sidecar-memory-request", webhookOK: true},
 	{path: "sidecar.memoryRequest", value: "", with: map[string]any{"memoryLimit": "1Mi"}, flag: "--sidecar-memory-request", webhookOK: true},
 
+	// --sidecar-uid, --sidecar-gid: never root, at most the API server's
+	// bound.
+	{path: "sidecar.uid", value: 1, flag: "--sidecar-uid", webhookOK: true},
+	{path: "sidecar.uid", value: 10001, flag: "--sidecar-uid", webhookOK: true},
+	{path: "sidecar.uid", value: 2147483647, flag: "--sidecar-uid", webhookOK: true},
+	{path: "sidecar.uid", value: 0, flag: "--sidecar-uid", webhookOK: false},
+	{path: "sidecar.uid", value: -1, flag: "--sidecar-uid", webhookOK: false},
+	{path: "sidecar.uid", value: 2147483648, flag: "--sidecar-uid", webhookOK: false},
+	{path: "sidecar.gid", value: 1, flag: "--sidecar-gid", webhookOK: true},
+	{path: "sidecar.gid", value: 0, flag: "--sidecar-gid", webhookOK: false},
+	{path: "sidecar.gid", value: 4294967295, flag: "--sidecar-gid", webhookOK: false},
+
+	// --session-tag-keys: IAM's tag keys, three that differ in any case
+	// (TestChartAcceptsExactlyTheSessionTagKeysTheContractAccepts runs
+	// many more keys through both).
+	{path: "sidecar.sessionTagKeys.namespace", value: "kubernetes-namespace", flag: "--session-tag-keys", webhookOK: true},
+	{path: "sidecar.sessionTagKeys.pod", value: strings.Repeat("p", 128), flag: "--session-tag-keys", webhookOK: true},
+	{path: "sidecar.sessionTagKeys.pod", value: strings.Repeat("p", 129), flag: "--session-tag-keys", webhookOK: false},
+	{path: "sidecar.sessionTagKeys.pod", value: "", flag: "--session-tag-keys", webhookOK: false},
+	{path: "sidecar.sessionTagKeys.pod", value: "aws:pod", flag: "--session-tag-keys", webhookOK: false},
+	{path: "sidecar.sessionTagKeys.pod", value: "AWS:pod", flag: "--session-tag-keys", webhookOK: false},
+	{path: "sidecar.sessionTagKeys.pod", value: "a,b", flag: "--session-tag-keys", webhookOK: false},
+	{path: "sidecar.sessionTagKeys.pod", value: "pod!", flag: "--session-tag-keys", webhookOK: false},
+	{path: "sidecar.sessionTagKeys.pod", value: "ROLECHAIN-NAMESPACE", flag: "--session-tag-keys", webhookOK: false},
+	{path: "sidecar.sessionTagKeys.serviceAccount", value: "poſ", with: map[string]any{"pod": "pos"}, flag: "--session-tag-keys", webhookOK: false},
+
 	// --port
 	{path: "webhook.port", value: 1, flag: "--port", webhookOK: true},
 	{path: "webhook.port", value: 65535, flag: "--port", webhookOK: true},
@@ -244,6 +271,12 @@ func directArgs(e flagEdge) []string {
 			names = append(names, n.(string))
 		}
 		flagValue = strings.Join(names, ",")
+	}
+	if name, ok := strings.CutPrefix(e.path, "sidecar.sessionTagKeys."); ok {
+		keys := map[string]any{"namespace": "rolechain-namespace", "pod": "rolechain-pod", "serviceAccount": "rolechain-service-account"}
+		maps.Copy(keys, e.with)
+		keys[name] = e.value
+		return []string{fmt.Sprintf("%s=%v,%v,%v", e.flag, keys["namespace"], keys["pod"], keys["serviceAccount"])}
 	}
 	out := []string{e.flag + "=" + flagValue}
 	for k, v := range e.with {

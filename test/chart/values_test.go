@@ -20,6 +20,7 @@ var webhookFlags = []string{
 	"--sidecar-cpu-request", "--sidecar-memory-request", "--sidecar-memory-limit",
 	"--excluded-namespaces", "--cert-mode", "--webhook-config-name", "--service-name",
 	"--service-namespace", "--cert-secret-name", "--namespace-policy",
+	"--sidecar-uid", "--sidecar-gid", "--session-tag-keys",
 }
 
 func TestChartSetsEveryWebhookFlagAndNoOther(t *testing.T) {
@@ -50,6 +51,9 @@ func TestChartSetsEveryWebhookFlagAndNoOther(t *testing.T) {
 		"--service-namespace":         Namespace,
 		"--cert-secret-name":          ReleaseName + "-tls",
 		"--namespace-policy":          "optional",
+		"--sidecar-uid":               "65532",
+		"--sidecar-gid":               "65532",
+		"--session-tag-keys":          "rolechain-namespace,rolechain-pod,rolechain-service-account",
 	}
 	for flag, want := range defaults {
 		if a[flag] != want {
@@ -108,6 +112,12 @@ func TestEveryValueReachesItsWebhookFlag(t *testing.T) {
 		{"sidecar.cpuRequest", "25m", "--sidecar-cpu-request", "25m"},
 		{"sidecar.memoryRequest", "48Mi", "--sidecar-memory-request", "48Mi"},
 		{"sidecar.memoryLimit", "128Mi", "--sidecar-memory-limit", "128Mi"},
+		{"sidecar.uid", 10001, "--sidecar-uid", "10001"},
+		{"sidecar.uid", 2147483647, "--sidecar-uid", "2147483647"}, // no float formatting on the way
+		{"sidecar.gid", 10002, "--sidecar-gid", "10002"},
+		{"sidecar.sessionTagKeys.namespace", "kubernetes-namespace", "--session-tag-keys", "kubernetes-namespace,rolechain-pod,rolechain-service-account"},
+		{"sidecar.sessionTagKeys.pod", "team/pod name", "--session-tag-keys", "rolechain-namespace,team/pod name,rolechain-service-account"},
+		{"sidecar.sessionTagKeys.serviceAccount", "sa", "--session-tag-keys", "rolechain-namespace,rolechain-pod,sa"},
 		{"webhook.port", 10443, "--port", "10443"},
 		{"webhook.certDir", "/certs", "--cert-dir", "/certs"},
 		{"webhook.excludedNamespaces", []any{"tools"}, "--excluded-namespaces", "kube-system," + Namespace + ",tools"},
@@ -166,6 +176,14 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"sidecar.defaultTokenExpiration", "3600"},
 		{"sidecar.memoryLimit", "64 MB"},
 		{"sidecar.cpuRequest", "a lot"},
+		{"sidecar.uid", 0},
+		{"sidecar.gid", 0},
+		{"sidecar.uid", 2147483648},
+		{"sidecar.uid", "65532"},
+		{"sidecar.sessionTagKeys.pod", "aws:pod"},
+		{"sidecar.sessionTagKeys.pod", "a,b"},
+		{"sidecar.sessionTagKeys.namespace", ""},
+		{"sidecar.sessionTagKeys.node", "x"},
 		{"webhook.port", 70000},
 		{"webhook.failurePolicy", "Retry"},
 		{"webhook.timeoutSeconds", 31},

@@ -31,6 +31,9 @@ type Defaults struct {
 	// CPURequest, MemoryRequest and MemoryLimit are the sidecar's resources;
 	// a zero quantity leaves that resource unset.
 	CPURequest, MemoryRequest, MemoryLimit resource.Quantity
+	// SessionTagKeys are the keys of the session tags (--session-tag-keys),
+	// already validated; the zero value means contract.DefaultSessionTagKeys.
+	SessionTagKeys contract.SessionTagKeys
 }
 
 // Config is everything the injection needs, typed and validated: what the
@@ -57,6 +60,9 @@ type Config struct {
 	Source string
 	// Resources are the sidecar's requests and limits.
 	Resources corev1.ResourceRequirements
+	// SessionTagKeys are the keys of the session tags the sidecar sends for
+	// every profile with SessionTags (the operator's, never the pod's).
+	SessionTagKeys contract.SessionTagKeys
 }
 
 // Main returns the main profile: the one the app's SDK uses by default.
@@ -103,7 +109,10 @@ func annotationPath(key string) *field.Path {
 //     locating each error at the annotation that set the value.
 func Parse(pod *corev1.Pod, sa *corev1.ServiceAccount, d Defaults) (Config, field.ErrorList, []string) {
 	p := parser{pod: pod, sa: sa, d: d, ann: pod.Annotations}
-	cfg := Config{Audience: d.Audience, TokenExpirationSeconds: d.TokenExpirationSeconds, Source: SourceWebIdentity}
+	if d.SessionTagKeys == (contract.SessionTagKeys{}) {
+		d.SessionTagKeys = contract.DefaultSessionTagKeys
+	}
+	cfg := Config{Audience: d.Audience, TokenExpirationSeconds: d.TokenExpirationSeconds, Source: SourceWebIdentity, SessionTagKeys: d.SessionTagKeys}
 	p.source(&cfg)                          // first: it decides how every chain is read
 	mainName, groups := p.groupKeys()       // (1)
 	p.podWide(&cfg)                         // (2)

@@ -633,13 +633,41 @@ func TestPodIdentitySourceCapsEvenOneRoleAtOneHour(t *testing.T) {
 	}
 }
 
-func TestPodIdentitySourceWithSessionTagsWarnsOfEKSTransitiveTags(t *testing.T) {
-	cfg, errs, warnings := Parse(pod(map[string]string{RoleARN: target, Source: SourcePodIdentity, SessionTags: "true"}), nil, defaults)
+// EKS Pod Identity passes its tags down the chain as transitive tags, and
+// STS refuses a hop that sets one of them again: the warning is about the
+// keys the operator configured (--session-tag-keys), and only those that
+// collide, in any case, since IAM compares keys case-insensitively.
+func TestPodIdentitySourceWithSessionTagsWarnsOfEKSTransitiveTagsOnlyForCollidingKeys(t *testing.T) {
+	ann := map[string]string{RoleARN: target, Source: SourcePodIdentity, SessionTags: "true"}
+	cfg, errs, warnings := Parse(pod(ann), nil, defaults)
 	if len(errs) > 0 || !cfg.Main().SessionTags {
-		t.Fatalf("session tags must stay allowed (an association may disable EKS's tags): %v %+v", errs.ToAggregate(), cfg.Main())
+		t.Fatalf("session tags must stay allowed: %v %+v", errs.ToAggregate(), cfg.Main())
 	}
-	if len(warnings) != 1 || !strings.Contains(warnings[0], "transitive") || !strings.Contains(warnings[0], "disableSessionTags") {
+	if len(warnings) != 0 {
+		t.Fatalf("the default keys collide with none of EKS's tags, yet: %q", warnings)
+	}
+	d := defaults
+	d.SessionTagKeys = contract.SessionTagKeys{Namespace: "Kubernetes-Namespace", Pod: "kubernetes-pod", ServiceAccount: "kubernetes-service-account"}
+	cfg, errs, warnings = Parse(pod(ann), nil, d)
+	if len(errs) > 0 || cfg.SessionTagKeys != d.SessionTagKeys {
+		t.Fatalf("%v, keys %+v", errs.ToAggregate(), cfg.SessionTagKeys)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "transitive") || !strings.Contains(warnings[0], "disableSessionTags") ||
+		!strings.Contains(warnings[0], "transitively with Kubernetes-Namespace, kubernetes-service-account, which") ||
+		!strings.Contains(warnings[0], "--session-tag-keys") {
 		t.Fatalf("warnings = %q", warnings)
+	}
+}
+
+func TestTheOperatorsSessionTagKeysReachTheConfig(t *testing.T) {
+	cfg, errs, _ := Parse(pod(map[string]string{RoleARN: target, WebIdentityRoleARN: web, SessionTags: "true"}), nil, defaults)
+	if len(errs) > 0 || cfg.SessionTagKeys != contract.DefaultSessionTagKeys {
+		t.Fatalf("zero Defaults.SessionTagKeys: %v, keys %+v, want the contract's defaults", errs.ToAggregate(), cfg.SessionTagKeys)
+	}
+	d := defaults
+	d.SessionTagKeys = contract.SessionTagKeys{Namespace: "team/ns", Pod: "team/pod", ServiceAccount: "team/sa"}
+	if cfg, _, _ := Parse(pod(map[string]string{RoleARN: target, WebIdentityRoleARN: web, SessionTags: "true"}), nil, d); cfg.SessionTagKeys != d.SessionTagKeys {
+		t.Fatalf("keys %+v", cfg.SessionTagKeys)
 	}
 }
 

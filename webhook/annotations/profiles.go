@@ -262,7 +262,9 @@ func (p *parser) profile(name, suffix string, g, inherit map[string]string) (con
 		set(contract.FieldSessionTags, k)
 		pr.SessionTags = p.boolean(k, v)
 		if pr.SessionTags && p.podIdentity && k == key(SessionTags) {
-			p.warn("%s: EKS Pod Identity tags its sessions transitively with kubernetes-namespace and kubernetes-service-account, which rolechain's session tags set too, and STS does not let a later hop set an inherited transitive tag again: use an association with disableSessionTags, or leave %s off (the chain carries EKS's tags anyway)", k, k)
+			if clash := eksTagClashes(p.d.SessionTagKeys); len(clash) > 0 {
+				p.warn("%s: EKS Pod Identity tags its sessions transitively with %s, which the session tag keys this webhook is configured with (--session-tag-keys=%s) set too, and STS does not let a later hop set an inherited transitive tag again: use an association with disableSessionTags, leave %s off (the chain carries EKS's tags anyway), or ask the operator for keys of rolechain's own", k, strings.Join(clash, ", "), p.d.SessionTagKeys, k)
+			}
 		}
 	}
 
@@ -307,4 +309,17 @@ func (p *parser) profile(name, suffix string, g, inherit map[string]string) (con
 // saPath roots an error at the ServiceAccount's IRSA annotation.
 func (p *parser) saPath() *field.Path {
 	return field.NewPath("serviceaccounts").Key(p.sa.Name).Child("metadata", "annotations").Key(IRSARoleARN)
+}
+
+// eksTagClashes lists the keys that are also tags EKS Pod Identity sets
+// transitively, in any case (IAM compares tag keys case-insensitively;
+// EKS's are in lower case).
+func eksTagClashes(keys contract.SessionTagKeys) []string {
+	var clash []string
+	for _, k := range keys.Keys() {
+		if slices.ContainsFunc(contract.EKSPodIdentityTagKeys, func(eks string) bool { return contract.FoldTagKey(k) == eks }) {
+			clash = append(clash, k)
+		}
+	}
+	return clash
 }

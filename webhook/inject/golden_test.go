@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
+	"github.com/rolechain/rolechain/internal/contract"
 	"github.com/rolechain/rolechain/webhook/annotations"
 	"github.com/rolechain/rolechain/webhook/inject"
 )
@@ -28,6 +29,29 @@ var testDefaults = annotations.Defaults{
 
 func testInjector(native bool) inject.Injector {
 	return inject.Injector{Image: "rolechain-sidecar:test", PullPolicy: corev1.PullIfNotPresent, NativeSidecars: native}
+}
+
+// caseSettings are the golden cases rendered with operator settings (webhook
+// flags) other than testInjector's and testDefaults'.
+var caseSettings = map[string]func(*inject.Injector, *annotations.Defaults){
+	"operator-settings":          operatorSettings,
+	"operator-settings-fallback": func(in *inject.Injector, d *annotations.Defaults) { operatorSettings(in, d); in.NativeSidecars = false },
+}
+
+// operatorSettings: --sidecar-uid=10001 --sidecar-gid=10002
+// --session-tag-keys=team/namespace,team/pod,team/service-account.
+func operatorSettings(in *inject.Injector, d *annotations.Defaults) {
+	in.UID, in.GID = 10001, 10002
+	d.SessionTagKeys = contract.SessionTagKeys{Namespace: "team/namespace", Pod: "team/pod", ServiceAccount: "team/service-account"}
+}
+
+// settingsFor returns the operator settings a golden case is rendered with.
+func settingsFor(name string) (inject.Injector, annotations.Defaults) {
+	in, d := testInjector(name != "fallback"), testDefaults
+	if set, ok := caseSettings[name]; ok {
+		set(&in, &d)
+	}
+	return in, d
 }
 
 // forEachCase runs fn as a subtest for every testdata/<case>.in.yaml, with
@@ -53,9 +77,9 @@ func forEachCase(t *testing.T, fn func(t *testing.T, name, in string, pod *corev
 // twice: the second pass over the output must change nothing.
 func TestGolden(t *testing.T) {
 	forEachCase(t, func(t *testing.T, name, in string, pod *corev1.Pod, sa *corev1.ServiceAccount) {
-		injector := testInjector(name != "fallback")
+		injector, defaults := settingsFor(name)
 
-		out, warnings := mutate(t, injector, pod, sa)
+		out, warnings := mutateWith(t, injector, defaults, pod, sa)
 		got := render(t, out, warnings)
 		goldenPath := strings.TrimSuffix(in, ".in.yaml") + ".out.yaml"
 		if os.Getenv("UPDATE_GOLDEN") != "" {
@@ -71,7 +95,7 @@ func TestGolden(t *testing.T) {
 			t.Errorf("output differs from %s (-want +got):\n%s", goldenPath, diff)
 		}
 
-		again, _ := mutate(t, injector, out, sa)
+		again, _ := mutateWith(t, injector, defaults, out, sa)
 		if diff := cmp.Diff(out, again); diff != "" {
 			t.Errorf("second pass changed the pod (-first +second):\n%s", diff)
 		}
@@ -80,7 +104,12 @@ func TestGolden(t *testing.T) {
 
 func mutate(t *testing.T, in inject.Injector, pod *corev1.Pod, sa *corev1.ServiceAccount) (*corev1.Pod, []string) {
 	t.Helper()
-	cfg, errs, warnings := annotations.Parse(pod, sa, testDefaults)
+	return mutateWith(t, in, testDefaults, pod, sa)
+}
+
+func mutateWith(t *testing.T, in inject.Injector, d annotations.Defaults, pod *corev1.Pod, sa *corev1.ServiceAccount) (*corev1.Pod, []string) {
+	t.Helper()
+	cfg, errs, warnings := annotations.Parse(pod, sa, d)
 	if len(errs) > 0 {
 		t.Fatalf("Parse: %v", errs.ToAggregate())
 	}

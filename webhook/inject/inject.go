@@ -35,8 +35,8 @@ const (
 	// InitArg makes the fallback init container exit once every profile's
 	// credentials are written to the credentials volume.
 	InitArg = contract.ExitWhenReadyFlag
-	// SidecarUID runs the sidecar as a non-root user (the distroless
-	// "nonroot" user), as Pod Security "restricted" requires.
+	// SidecarUID is the sidecar's default user and group (the distroless
+	// "nonroot" user): not root, as Pod Security "restricted" requires.
 	SidecarUID = 65532
 	// StartupFailureThreshold × 1 s is how long a slow STS may take before
 	// the kubelet restarts the sidecar: two minutes.
@@ -74,6 +74,9 @@ type Injector struct {
 	// init container (the sidecar with --exit-when-ready) writes the first
 	// credentials and a regular container keeps them fresh.
 	NativeSidecars bool
+	// UID and GID are the sidecar's runAsUser and runAsGroup (--sidecar-uid,
+	// --sidecar-gid); 0 means SidecarUID: the sidecar never runs as root.
+	UID, GID int64
 }
 
 // Mutate returns a copy of pod with the sidecar injected as cfg describes,

@@ -1,6 +1,7 @@
 package inject
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 
@@ -103,6 +104,9 @@ func (in Injector) sidecar(cfg annotations.Config) (corev1.Container, error) {
 	if cfg.RefreshInterval > 0 {
 		env = append(env, corev1.EnvVar{Name: contract.EnvRefreshInterval, Value: cfg.RefreshInterval.String()})
 	}
+	if cfg.SessionTagKeys != (contract.SessionTagKeys{}) && slices.ContainsFunc(cfg.Profiles, func(p contract.Profile) bool { return p.SessionTags }) {
+		env = append(env, corev1.EnvVar{Name: contract.EnvSessionTagKeys, Value: cfg.SessionTagKeys.String()})
+	}
 	probe := func(period, failures int32) *corev1.Probe {
 		return &corev1.Probe{
 			ProbeHandler:     corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{SidecarCommand, contract.ProbeCommand}}},
@@ -128,8 +132,8 @@ func (in Injector) sidecar(cfg annotations.Config) (corev1.Container, error) {
 		// Pod Security "restricted".
 		SecurityContext: &corev1.SecurityContext{
 			RunAsNonRoot:             ptr.To(true),
-			RunAsUser:                ptr.To[int64](SidecarUID),
-			RunAsGroup:               ptr.To[int64](SidecarUID),
+			RunAsUser:                ptr.To(cmp.Or(in.UID, SidecarUID)),
+			RunAsGroup:               ptr.To(cmp.Or(in.GID, SidecarUID)),
 			ReadOnlyRootFilesystem:   ptr.To(true),
 			AllowPrivilegeEscalation: ptr.To(false),
 			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},

@@ -6,6 +6,7 @@ package options
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/rolechain/rolechain/internal/contract"
 	"github.com/rolechain/rolechain/webhook/annotations"
@@ -53,6 +55,13 @@ type Options struct {
 	ServiceNamespace       string
 	CertSecretName         string
 	NamespacePolicy        string
+	// SessionTagKeys are the keys of the session tags, in
+	// contract.SessionTagKeys's comma-separated form; Validate parses them.
+	SessionTagKeys string
+	sessionTagKeys contract.SessionTagKeys
+	// SidecarUID and SidecarGID are the sidecar's runAsUser and
+	// runAsGroup: never root (0).
+	SidecarUID, SidecarGID int64
 	// ClientCAFile, when set, makes the webhook server require a client
 	// certificate signed by this CA (PEM) at the TLS handshake: the one
 	// kube-apiserver presents when its admission configuration gives it
@@ -81,6 +90,9 @@ func New() *Options {
 		ServiceNamespace:       "rolechain-system",
 		CertSecretName:         "rolechain-webhook-tls",
 		NamespacePolicy:        string(policy.ModeOptional),
+		SessionTagKeys:         contract.DefaultSessionTagKeys.String(),
+		SidecarUID:             inject.SidecarUID,
+		SidecarGID:             inject.SidecarUID,
 	}
 }
 
@@ -106,6 +118,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ServiceNamespace, "service-namespace", o.ServiceNamespace, "namespace of the Service and of the certificate Secret")
 	fs.StringVar(&o.CertSecretName, "cert-secret-name", o.CertSecretName, "Secret that holds the self-managed CA and serving certificate")
 	fs.StringVar(&o.ClientCAFile, "client-ca-file", o.ClientCAFile, "PEM CA bundle; when set, only clients with a certificate it signed (kube-apiserver, given one by its admission configuration) get past the TLS handshake; a relative path is read from --cert-dir; empty accepts any client")
+	fs.StringVar(&o.SessionTagKeys, "session-tag-keys", o.SessionTagKeys, "keys of the session tags the sidecar sends with "+annotations.SessionTags+": namespace,pod,service-account, comma-separated; each "+strings.TrimPrefix(contract.SessionTagKeyForm, "must be ")+", not starting with aws:, no two the same in any case. The caller sets these tags, so anyone holding a chain's first hop can forge them: they authorise nothing. The defaults differ from EKS Pod Identity's (kubernetes-namespace, kubernetes-service-account), which AWS sets")
+	fs.Int64Var(&o.SidecarUID, "sidecar-uid", o.SidecarUID, "runAsUser of the sidecar, 1-2147483647 (never root); choose one no app container of the cluster runs as: a container with the sidecar's UID in a pod with shareProcessNamespace can reach its /proc")
+	fs.Int64Var(&o.SidecarGID, "sidecar-gid", o.SidecarGID, "runAsGroup of the sidecar, 1-2147483647 (never root's group)")
 	fs.StringVar(&o.NamespacePolicy, "namespace-policy", o.NamespacePolicy, "optional: a namespace without the annotation "+annotations.AllowedRoleARNs+" (role ARN patterns its pods may assume) is unrestricted; required: its pods that ask for a role are denied")
 }
 
@@ -169,6 +184,19 @@ func (o *Options) Validate() error {
 	default:
 		bad("cert-mode", o.CertMode, "must be files, cert-manager or self-managed")
 	}
+	keys, keyErrs := contract.ParseSessionTagKeys(o.SessionTagKeys, field.NewPath("--session-tag-keys"))
+	for _, e := range keyErrs {
+		errs = append(errs, fmt.Errorf("%s=%v: %s", e.Field, e.BadValue, e.Detail))
+	}
+	o.sessionTagKeys = keys
+	// Root is refused: Pod Security "restricted" forbids runAsUser 0, and
+	// a root sidecar's /proc and files are open to any root co-tenant. The
+	// upper bound is the API server's own for these fields.
+	for flag, id := range map[string]int64{"sidecar-uid": o.SidecarUID, "sidecar-gid": o.SidecarGID} {
+		if id < 1 || id > math.MaxInt32 {
+			bad(flag, id, "must be 1-2147483647: the sidecar never runs as root")
+		}
+	}
 	if !slices.Contains(policy.Modes, policy.Mode(o.NamespacePolicy)) {
 		bad("namespace-policy", o.NamespacePolicy, "must be optional or required")
 	}
@@ -192,6 +220,7 @@ func (o *Options) Defaults() annotations.Defaults {
 		CPURequest:             q(o.SidecarCPURequest),
 		MemoryRequest:          q(o.SidecarMemoryRequest),
 		MemoryLimit:            q(o.SidecarMemoryLimit),
+		SessionTagKeys:         o.sessionTagKeys,
 	}
 }
 
@@ -201,5 +230,7 @@ func (o *Options) Injector() inject.Injector {
 		Image:          o.SidecarImage,
 		PullPolicy:     corev1.PullPolicy(o.SidecarImagePullPolicy),
 		NativeSidecars: o.NativeSidecars,
+		UID:            o.SidecarUID,
+		GID:            o.SidecarGID,
 	}
 }

@@ -35,8 +35,28 @@ with a limit; float64 holds every such value within one part in 10^15.
 {{- mulf (float64 $num) (float64 $factor) -}}
 {{- end -}}
 
+{{/*
+rolechain.sessionTagKeys: --session-tag-keys, the three keys comma-separated
+(a comma is not in a key's character set, so the schema keeps it out).
+*/}}
+{{- define "rolechain.sessionTagKeys" -}}
+{{- $k := .Values.sidecar.sessionTagKeys -}}
+{{- printf "%s,%s,%s" $k.namespace $k.pod $k.serviceAccount -}}
+{{- end -}}
+
 {{- define "rolechain.validateWebhookFlags" -}}
 {{- $s := .Values.sidecar -}}
+{{- /* IAM compares tag keys case-insensitively, and STS refuses a request
+that sets one twice: the three keys must differ once folded as
+contract.FoldTagKey folds them (upper, then lower case). */ -}}
+{{- $seen := dict -}}
+{{- range $name := list "namespace" "pod" "serviceAccount" -}}
+{{- $key := get $s.sessionTagKeys $name -}}
+{{- if hasKey $seen (lower (upper $key)) -}}
+{{- fail (printf "sidecar.sessionTagKeys.%s=%s: is sidecar.sessionTagKeys.%s to IAM, which compares tag keys case-insensitively; the three keys must differ" $name $key (get $seen (lower (upper $key)))) -}}
+{{- end -}}
+{{- $_ := set $seen (lower (upper $key)) $name -}}
+{{- end -}}
 {{- $secs := include "rolechain.durationSeconds" $s.defaultTokenExpiration | atoi -}}
 {{- if or (lt $secs 600) (gt $secs 4294967295) -}}
 {{- fail (printf "sidecar.defaultTokenExpiration=%s (%d seconds): must be at least 10m (the kubelet's minimum for a projected token) and at most 4294967295s (the API's bound)" $s.defaultTokenExpiration $secs) -}}

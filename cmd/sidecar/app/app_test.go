@@ -269,7 +269,7 @@ func TestSidecarEndToEndLeaksNoSecretToLogsOrMetrics(t *testing.T) {
 		t.Fatalf("config:\n%s", cfg)
 	}
 	for _, c := range srv.CallsOf(ststest.ActionAssumeRole) {
-		if c.Issued != nil && (c.ExternalID != "ext-1" || c.Tags["kubernetes-pod"] != "app-1" || c.RoleSessionName != "team-a.app-1") {
+		if c.Issued != nil && (c.ExternalID != "ext-1" || c.Tags["rolechain-pod"] != "app-1" || c.RoleSessionName != "team-a.app-1") {
 			t.Errorf("AssumeRole parameters %+v", c)
 		}
 	}

@@ -170,7 +170,7 @@ func TestEKSWebhookInEitherOrderOnTheAPIServer(t *testing.T) {
 					}
 					// Both set a region here (rolechain's --default-region
 					// is eu-west-1): region variables are never removed,
-					// so the webhook that runs first wins (README, On EKS).
+					// so the webhook that runs first wins (docs/eks.md, Which variable wins).
 					wantRegion := "us-west-2"
 					if strings.HasPrefix(tc.config, "zz-") {
 						wantRegion = "eu-west-1"

@@ -38,6 +38,9 @@ type flagEdge struct {
 	// from the row and checked by feeding the value to the webhook's flag
 	// directly.
 	chartOnly string
+	// off says the value turns the flag off: the chart must not set it,
+	// and the webhook must start without it.
+	off bool
 }
 
 var flagEdges = []flagEdge{
@@ -206,17 +209,33 @@ var flagEdges = []flagEdge{
 	{path: "fullnameOverride", value: "rc", flag: "--webhook-config-name", webhookOK: true},
 	{path: "fullnameOverride", value: "rc", flag: "--service-name", webhookOK: true},
 	{path: "nameOverride", value: "rc", flag: "--webhook-config-name", webhookOK: true},
+
+	// --client-ca-file: set from webhook.clientCA (the CA bundle's file in
+	// its read-only mount) when a name is given; absent otherwise. The
+	// webhook reads the file at start, so any path passes its flag check;
+	// the chart refuses names and keys the API server would refuse.
+	{path: "webhook.clientCA.name", value: "", flag: "--client-ca-file", webhookOK: true, off: true},
+	{path: "webhook.clientCA.name", value: "apiserver-client-ca", flag: "--client-ca-file", webhookOK: true},
+	{path: "webhook.clientCA.name", value: "ca.example.com", flag: "--client-ca-file", webhookOK: true},
+	{path: "webhook.clientCA.name", value: strings.Repeat("a", 253), flag: "--client-ca-file", webhookOK: true},
+	{path: "webhook.clientCA.name", value: "apiserver-client-ca", with: map[string]any{"kind": "Secret", "key": "tls.crt"}, flag: "--client-ca-file", webhookOK: true},
+	{path: "webhook.clientCA.name", value: "apiserver-client-ca", with: map[string]any{"key": "A-b_c.1"}, flag: "--client-ca-file", webhookOK: true},
+	{path: "webhook.clientCA.name", value: "Bad_Name", flag: "--client-ca-file", webhookOK: true, chartOnly: "a ConfigMap or Secret name is a DNS subdomain"},
+	{path: "webhook.clientCA.name", value: strings.Repeat("a", 254), flag: "--client-ca-file", webhookOK: true, chartOnly: "a ConfigMap or Secret name is at most 253 characters"},
+	{path: "webhook.clientCA.name", value: "ca,other", flag: "--client-ca-file", webhookOK: true, chartOnly: "a ConfigMap or Secret name is a DNS subdomain"},
+}
+
+// flagsSetWhen are the flags the chart sets only when a value turns them
+// on, with values that do: TestEveryWebhookFlagIsCoveredOrDeliberatelyNotExposed
+// renders them to see the flag set.
+var flagsSetWhen = map[string]map[string]any{
+	"--client-ca-file": {"webhook": map[string]any{"clientCA": map[string]any{"name": "apiserver-client-ca"}}},
 }
 
 // flagsNotExposed are the webhook flags the chart deliberately does not
 // set, with the reason. A flag bound in options.AddFlags must be set by
 // the chart (and have rows in flagEdges) or be listed here.
-var flagsNotExposed = map[string]string{
-	// It names a CA file that must be mounted into the pod, which the
-	// chart has no value for yet; docs/webhook-server.md says how to set
-	// it through the deployment's args.
-	"--client-ca-file": "needs a mounted CA file the chart does not mount yet",
-}
+var flagsNotExposed = map[string]string{}
 
 // flagsFromRelease are flags the chart derives from the release itself
 // (its name and namespace), not from a value of their own: flagEdges
@@ -265,6 +284,8 @@ func directArgs(e flagEdge) []string {
 	switch e.path {
 	case "metrics.port", "health.port":
 		flagValue = ":" + flagValue
+	case "webhook.clientCA.name":
+		flagValue = "/etc/rolechain/client-ca/" + flagValue
 	case "webhook.excludedNamespaces":
 		var names []string
 		for _, n := range e.value.([]any) {
@@ -352,6 +373,15 @@ func TestChartRefusesExactlyTheFlagValuesTheWebhookRefuses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if e.off {
+				if slices.ContainsFunc(argv, func(a string) bool { return strings.HasPrefix(a, e.flag+"=") }) {
+					t.Fatalf("the value turns %s off, but the rendered args %v set it", e.flag, argv)
+				}
+				if err := webhookValidate(argv); err != nil {
+					t.Errorf("the webhook refuses the args without %s: %v", e.flag, err)
+				}
+				return
+			}
 			if !slices.ContainsFunc(argv, func(a string) bool { return strings.HasPrefix(a, e.flag+"=") }) {
 				t.Fatalf("rendered args %v lack %s", argv, e.flag)
 			}
@@ -386,6 +416,19 @@ func TestEveryWebhookFlagIsCoveredOrDeliberatelyNotExposed(t *testing.T) {
 	for _, a := range argv {
 		k, _, _ := strings.Cut(a, "=")
 		set[k] = true
+	}
+	for flag, vals := range flagsSetWhen {
+		on, err := renderedArgs(mustRender(t, vals))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if set[flag] {
+			t.Errorf("%s is listed in flagsSetWhen, but the defaults set it", flag)
+		}
+		if !slices.ContainsFunc(on, func(a string) bool { return strings.HasPrefix(a, flag+"=") }) {
+			t.Errorf("%s is not set by the values flagsSetWhen gives: %v", flag, on)
+		}
+		set[flag] = true
 	}
 	covered := map[string]bool{}
 	for _, e := range flagEdges {

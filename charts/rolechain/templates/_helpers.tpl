@@ -77,3 +77,11 @@ user's list. Sorted and deduplicated so the rendering is stable.
 {{- define "rolechain.webhookName" -}}
 pod.rolechain.dev
 {{- end }}
+
+{{/*
+rolechain.clientCADir: where webhook.clientCA is mounted. Outside any
+default --cert-dir; _validate.tpl refuses a certDir that overlaps it.
+*/}}
+{{- define "rolechain.clientCADir" -}}
+/etc/rolechain/client-ca
+{{- end -}}

@@ -68,4 +68,13 @@ contract.FoldTagKey folds them (upper, then lower case). */ -}}
 {{- fail (printf "sidecar.memoryRequest=%s: must not exceed sidecar.memoryLimit=%s (the API server refuses a pod whose request exceeds its limit)" $s.memoryRequest $s.memoryLimit) -}}
 {{- end -}}
 {{- end -}}
+{{- with .Values.webhook.clientCA -}}
+{{- if .name -}}
+{{- $ca := include "rolechain.clientCADir" $ -}}
+{{- $dir := clean $.Values.webhook.certDir -}}
+{{- if or (eq $dir $ca) (hasPrefix (printf "%s/" $dir) $ca) (eq $dir "/") (hasPrefix (printf "%s/" $ca) $dir) -}}
+{{- fail (printf "webhook.certDir=%s: must not hold or lie inside %s, where webhook.clientCA is mounted (the mounts would overlap)" $.Values.webhook.certDir $ca) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}

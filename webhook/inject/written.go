@@ -150,13 +150,15 @@ func sameImage(have, want string) bool {
 }
 
 // storedContainer returns a copy of c as the API server stores it, without
-// what EKS's webhook may have added: the IRSA and Pod Identity env pairs
+// what EKS's webhook and the ServiceAccount admission plugin may have
+// added: the API token's mount (isServiceAccountMount), the IRSA and Pod Identity env pairs
 // and mounts (with the agent's own values only; a pair pointing anywhere
 // else stays and differs) and EKS's region variables.
 func storedContainer(c corev1.Container) corev1.Container {
 	c = *c.DeepCopy()
 	eks.Strip(&c, eks.IRSA|eks.PodIdentity)
 	c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool { return slices.Contains(envEKSAddsEverywhere, e.Name) })
+	c.VolumeMounts = slices.DeleteFunc(c.VolumeMounts, isServiceAccountMount)
 	for i := range c.Env {
 		if f := c.Env[i].ValueFrom; f != nil && f.FieldRef != nil && f.FieldRef.APIVersion == "" {
 			f.FieldRef.APIVersion = "v1"
@@ -169,6 +171,20 @@ func storedContainer(c corev1.Container) corev1.Container {
 		c.VolumeMounts = nil
 	}
 	return c
+}
+
+// serviceAccountMountPath is where the ServiceAccount admission plugin
+// mounts the pod's API token into every container.
+const serviceAccountMountPath = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+// isServiceAccountMount reports whether m is the ServiceAccount admission
+// plugin's read-only mount of the API token. kube-apiserver runs its
+// in-tree mutating plugins again when it reinvokes a webhook, so that
+// plugin mounts the token into the sidecar rolechain added in the first
+// pass (unless the pod sets automountServiceAccountToken: false). It gives
+// the sidecar nothing a pod author could not give it anyway.
+func isServiceAccountMount(m corev1.VolumeMount) bool {
+	return m.MountPath == serviceAccountMountPath && m.ReadOnly && strings.HasPrefix(m.Name, "kube-api-access-")
 }
 
 // storedVolume returns a copy of v with the API server's defaults for what

@@ -172,6 +172,9 @@ func TestTheSecondPassAcceptsWhatTheAPIServerStored(t *testing.T) {
 						}
 					}
 					c.TerminationMessagePath = "/dev/termination-log"
+					// The ServiceAccount admission plugin, run again on
+					// reinvocation, mounts the API token into every container.
+					c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "kube-api-access-x7k2p", MountPath: "/var/run/secrets/kubernetes.io/serviceaccount", ReadOnly: true})
 					// What EKS's webhook gives every container it serves.
 					c.Env = append(c.Env,
 						corev1.EnvVar{Name: "AWS_STS_REGIONAL_ENDPOINTS", Value: "regional"},

@@ -56,6 +56,11 @@ const (
 	SkipWebhookLabel = "eks.amazonaws.com/skip-pod-identity-webhook"
 )
 
+// RegionEnv are the variables EKS's webhook gives every container it
+// serves besides its credential pairs (AWS_STS_REGIONAL_ENDPOINTS when EKS
+// is configured so).
+var RegionEnv = []string{"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_STS_REGIONAL_ENDPOINTS"}
+
 // IAM Roles for Service Accounts.
 const (
 	EnvRoleARN              = "AWS_ROLE_ARN"

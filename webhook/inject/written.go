@@ -27,13 +27,6 @@ type MismatchError struct {
 
 func (e *MismatchError) Error() string { return e.Errs.ToAggregate().Error() }
 
-// envEKSAddsEverywhere are the variables EKS's pod identity webhook gives
-// every container it serves, rolechain's included, besides the pairs
-// eks.Strip removes; a later webhook may add them between two passes, and
-// the sidecar's chain does not depend on them (each profile carries its
-// own region).
-var envEKSAddsEverywhere = []string{"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_STS_REGIONAL_ENDPOINTS"}
-
 // digestSuffix is what an image-pinning webhook (Kyverno's mutateDigest,
 // for one) appends to an image reference: the same repository and tag,
 // pinned to the digest they resolved to.
@@ -153,11 +146,14 @@ func sameImage(have, want string) bool {
 // what EKS's webhook and the ServiceAccount admission plugin may have
 // added: the API token's mount (isServiceAccountMount), the IRSA and Pod Identity env pairs
 // and mounts (with the agent's own values only; a pair pointing anywhere
-// else stays and differs) and EKS's region variables.
+// else stays and differs) and EKS's region variables, which EKS gives
+// rolechain's containers too and which the sidecar does not read for the
+// sources the webhook renders (each profile carries its own region; only
+// the default-chain source, never rendered, reads them).
 func storedContainer(c corev1.Container) corev1.Container {
 	c = *c.DeepCopy()
 	eks.Strip(&c, eks.IRSA|eks.PodIdentity)
-	c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool { return slices.Contains(envEKSAddsEverywhere, e.Name) })
+	c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool { return slices.Contains(eks.RegionEnv, e.Name) })
 	c.VolumeMounts = slices.DeleteFunc(c.VolumeMounts, isServiceAccountMount)
 	for i := range c.Env {
 		if f := c.Env[i].ValueFrom; f != nil && f.FieldRef != nil && f.FieldRef.APIVersion == "" {

@@ -2,13 +2,9 @@ package chart
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-
-	"helm.sh/helm/v3/pkg/chart/loader"
 )
 
 // The Default column of the chart README's values table says what
@@ -17,14 +13,7 @@ import (
 // scalars). Rows for a map with children (resources) describe it in words
 // and are not compared.
 func TestTheREADMEsDefaultsAreTheValuesYAMLDefaults(t *testing.T) {
-	ch, err := loader.Load(ChartDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme, err := os.ReadFile(filepath.Join(ChartDir(), "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch, readme := chartAndREADME(t)
 	code := regexp.MustCompile("`([^`]*)`")
 	for _, line := range strings.Split(string(readme), "\n") {
 		if !strings.HasPrefix(line, "| `") {

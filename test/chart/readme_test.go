@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 )
 
@@ -13,14 +14,7 @@ import (
 // for a parent key, such as resources, covers its children), so the
 // documentation cannot fall behind the chart.
 func TestEveryValueIsDocumentedInTheREADME(t *testing.T) {
-	ch, err := loader.Load(ChartDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme, err := os.ReadFile(filepath.Join(ChartDir(), "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch, readme := chartAndREADME(t)
 	documented := map[string]bool{}
 	for _, line := range strings.Split(string(readme), "\n") {
 		if strings.HasPrefix(line, "| `") {
@@ -66,4 +60,19 @@ func hasPath(values map[string]any, path string) bool {
 		}
 	}
 	return true
+}
+
+// chartAndREADME loads the chart and its README, which the tests of the
+// values table compare.
+func chartAndREADME(t *testing.T) (*chart.Chart, []byte) {
+	t.Helper()
+	ch, err := loader.Load(ChartDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(ChartDir(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch, readme
 }

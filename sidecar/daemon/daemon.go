@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rolechain/rolechain/internal/atomicfile"
 	"github.com/rolechain/rolechain/internal/contract"
 	"github.com/rolechain/rolechain/sidecar/chain"
 	"github.com/rolechain/rolechain/sidecar/endpoint"
@@ -133,7 +134,7 @@ func Once(ctx context.Context, env OnceEnv, cfg *options.Config, profiles []cont
 		return err
 	}
 	if cfg.Output != "" {
-		return output.WriteFileAtomic(cfg.Output, b, 0o600, -1)
+		return atomicfile.Write(cfg.Output, b, 0o600, -1)
 	}
 	_, err = env.Stdout.Write(b)
 	return err
@@ -315,7 +316,7 @@ func Run(ctx context.Context, cfg *options.Config, profiles []contract.Profile, 
 		redact.Default.Hold(contract.EndpointTokenFileName, redact.EndpointToken, token)
 		// Written before the server serves, so a client never reads an
 		// old token for a live server.
-		if err := output.WriteFileAtomic(filepath.Join(cfg.OutputDir, contract.EndpointTokenFileName), []byte(token), cfg.FilePerm(), cfg.FileGroup); err != nil {
+		if err := atomicfile.Write(filepath.Join(cfg.OutputDir, contract.EndpointTokenFileName), []byte(token), cfg.FilePerm(), cfg.FileGroup); err != nil {
 			return fmt.Errorf("--output-dir: %w", err)
 		}
 		store := endpoint.NewStore()

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rolechain/rolechain/internal/atomicfile"
 	"github.com/rolechain/rolechain/internal/contract"
 	"github.com/rolechain/rolechain/sidecar/chain"
 )
@@ -50,7 +51,7 @@ func NewDir(path string, mode os.FileMode, gid int, profiles []Named) *Dir {
 
 // WriteConfig writes the config file; it does not change after start.
 func (d *Dir) WriteConfig() error {
-	return WriteFileAtomic(filepath.Join(d.path, contract.ConfigFileName), ConfigINI(d.profiles), d.mode, d.gid)
+	return atomicfile.Write(filepath.Join(d.path, contract.ConfigFileName), ConfigINI(d.profiles), d.mode, d.gid)
 }
 
 // Publish makes c the credentials of profile name on disk. The JSON file is
@@ -63,10 +64,10 @@ func (d *Dir) Publish(name string, c chain.Credentials) error {
 	if err := d.writeCredentials(); err != nil {
 		return err
 	}
-	if err := WriteFileAtomic(filepath.Join(d.path, ProcessFileName(name)), Process(c), d.mode, d.gid); err != nil {
+	if err := atomicfile.Write(filepath.Join(d.path, ProcessFileName(name)), Process(c), d.mode, d.gid); err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(d.path, JSONFileName(name)), JSON(c), d.mode, d.gid)
+	return atomicfile.Write(filepath.Join(d.path, JSONFileName(name)), JSON(c), d.mode, d.gid)
 }
 
 // Withdraw removes profile name's credentials from disk (they expired and
@@ -76,8 +77,8 @@ func (d *Dir) Withdraw(name string) error {
 	defer d.mu.Unlock()
 	delete(d.current, name)
 	return errors.Join(
-		RemoveFile(filepath.Join(d.path, JSONFileName(name))),
-		RemoveFile(filepath.Join(d.path, ProcessFileName(name))),
+		atomicfile.Remove(filepath.Join(d.path, JSONFileName(name))),
+		atomicfile.Remove(filepath.Join(d.path, ProcessFileName(name))),
 		d.writeCredentials(),
 	)
 }
@@ -89,7 +90,7 @@ func (d *Dir) writeCredentials() error {
 			have = append(have, Named{Profile: p.Profile, Region: p.Region, Credentials: c})
 		}
 	}
-	return WriteFileAtomic(filepath.Join(d.path, contract.CredentialsFileName), CredentialsINI(have), d.mode, d.gid)
+	return atomicfile.Write(filepath.Join(d.path, contract.CredentialsFileName), CredentialsINI(have), d.mode, d.gid)
 }
 
 // Check is the probe: it returns nil only if every named profile has a

@@ -39,6 +39,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/rolechain/rolechain/internal/atomicfile"
 )
 
 // Secret keys (the kubernetes.io/tls layout plus ca.crt, as cert-manager writes it).
@@ -300,7 +302,7 @@ func (m *Manager) newSecret(old *corev1.Secret) (*corev1.Secret, error) {
 }
 
 // writeFiles puts the pair into CertDir, each file replaced atomically
-// (temp file + rename) so certwatcher never reads half a file. The key is
+// (internal/atomicfile: temp file, fsync, rename, fsync of the directory) so certwatcher never reads half a file. The key is
 // written before the certificate: certwatcher reloads on either and a
 // half-rotated pair would fail to load and be retried, never served.
 func (m *Manager) writeFiles(s *corev1.Secret) error {
@@ -316,36 +318,9 @@ func (m *Manager) writeFiles(s *corev1.Secret) error {
 		if have, err := os.ReadFile(path); err == nil && bytes.Equal(have, f.data) {
 			continue
 		}
-		if err := writeAtomic(path, f.data, f.mode); err != nil {
+		if err := atomicfile.Write(path, f.data, f.mode, -1); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }

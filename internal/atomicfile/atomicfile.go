@@ -1,8 +1,7 @@
-// Package output writes credentials where applications read them: the
-// shared credentials and config INI files, per-profile JSON files, and the
-// one-shot formats (ini, json, env, process). Every file is replaced
-// atomically, so a reader sees the old file or the new one, never a part.
-package output
+// Package atomicfile replaces files so that a reader sees the old content
+// or the new, never a part, even across a crash. It is the one writer of
+// the sidecar's credentials and the webhook's certificates.
+package atomicfile
 
 import (
 	"fmt"
@@ -10,9 +9,8 @@ import (
 	"path/filepath"
 )
 
-// WriteFileAtomic replaces path with data so that concurrent readers see
-// either the previous content or data, never a partial file, even across a
-// crash:
+// Write replaces path with data so that concurrent readers see either the
+// previous content or data, never a partial file, even across a crash:
 //
 //  1. create a temporary file in the same directory (rename is atomic only
 //     within one filesystem);
@@ -25,7 +23,7 @@ import (
 //  7. fsync the directory, so the rename itself is durable.
 //
 // On any error the temporary file is removed and path is untouched.
-func WriteFileAtomic(path string, data []byte, mode os.FileMode, gid int) (err error) {
+func Write(path string, data []byte, mode os.FileMode, gid int) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -65,8 +63,8 @@ func WriteFileAtomic(path string, data []byte, mode os.FileMode, gid int) (err e
 	return syncDir(dir) // (7)
 }
 
-// RemoveFile removes path if it exists and makes the removal durable.
-func RemoveFile(path string) error {
+// Remove removes path if it exists and makes the removal durable.
+func Remove(path string) error {
 	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("removing %s: %w", path, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
 
+	"github.com/rolechain/rolechain/sidecar/credcheck"
 	"github.com/rolechain/rolechain/sidecar/redact"
 )
 
@@ -80,7 +81,7 @@ func (c *Chain) podIdentity(ctx context.Context, src PodIdentity) (aws.Credentia
 	if creds.AccessKeyID == "" || creds.SecretAccessKey == "" {
 		return nil, &SourceError{What: what, Err: &MalformedResponseError{What: "the endpoint's answer has no AccessKeyId or SecretAccessKey"}}
 	}
-	if err := validate(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken, creds.Expires, true, false); err != nil {
+	if err := credcheck.Check(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken, creds.Expires, credcheck.Need{}); err != nil {
 		return nil, &SourceError{What: what, Err: err}
 	}
 	holdCredentials(podIdentityOwner(src.URL), creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)

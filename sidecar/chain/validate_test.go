@@ -7,6 +7,8 @@ import (
 
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go/middleware"
+
+	"github.com/rolechain/rolechain/sidecar/credcheck"
 )
 
 // A hostile or compromised STS peer must not be able to put INI or shell
@@ -23,14 +25,17 @@ func TestFromSTSRefusesHostileFields(t *testing.T) {
 			s := *c.SessionToken + "\n[default]\nrole_arn=arn:aws:iam::1:role/x\nsource_profile=evil\n[evil]\ncredential_process = sh -c 'touch /tmp/pwned'"
 			c.SessionToken = &s
 		},
-		"key with shell":  func(c *ststypes.Credentials) { s := *c.AccessKeyId + "; touch /tmp/pwned"; c.AccessKeyId = &s },
-		"secret with CR":  func(c *ststypes.Credentials) { s := *c.SecretAccessKey + "\r"; c.SecretAccessKey = &s },
-		"token with NUL":  func(c *ststypes.Credentials) { s := *c.SessionToken + "\x00"; c.SessionToken = &s },
-		"over-long key":   func(c *ststypes.Credentials) { s := strings.Repeat("A", 129); c.AccessKeyId = &s },
-		"short key":       func(c *ststypes.Credentials) { s := "AKIA"; c.AccessKeyId = &s },
-		"empty secret":    func(c *ststypes.Credentials) { s := ""; c.SecretAccessKey = &s },
-		"empty token":     func(c *ststypes.Credentials) { s := ""; c.SessionToken = &s },
-		"over-long token": func(c *ststypes.Credentials) { s := strings.Repeat("A", MaxSessionTokenLen+1); c.SessionToken = &s },
+		"key with shell": func(c *ststypes.Credentials) { s := *c.AccessKeyId + "; touch /tmp/pwned"; c.AccessKeyId = &s },
+		"secret with CR": func(c *ststypes.Credentials) { s := *c.SecretAccessKey + "\r"; c.SecretAccessKey = &s },
+		"token with NUL": func(c *ststypes.Credentials) { s := *c.SessionToken + "\x00"; c.SessionToken = &s },
+		"over-long key":  func(c *ststypes.Credentials) { s := strings.Repeat("A", 129); c.AccessKeyId = &s },
+		"short key":      func(c *ststypes.Credentials) { s := "AKIA"; c.AccessKeyId = &s },
+		"empty secret":   func(c *ststypes.Credentials) { s := ""; c.SecretAccessKey = &s },
+		"empty token":    func(c *ststypes.Credentials) { s := ""; c.SessionToken = &s },
+		"over-long token": func(c *ststypes.Credentials) {
+			s := strings.Repeat("A", credcheck.MaxSessionTokenLen+1)
+			c.SessionToken = &s
+		},
 		"zero expiration": func(c *ststypes.Credentials) { var z time.Time; c.Expiration = &z },
 	}
 	c := &Chain{}
@@ -54,18 +59,5 @@ func TestFromSTSRefusesHostileFields(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// Credentials as radosgw 16.2 and MinIO issue them must pass.
-func TestValidateCredentialsAcceptsPeers(t *testing.T) {
-	exp := time.Now().Add(time.Hour)
-	for name, c := range map[string][3]string{
-		"minio jwt token":   {"Q3AM3UQ867SPQQA43P2F", "zuf+tfteSlswRu7BJ86wekitnifILbZam1KYY3TG", "eyJhbGciOiJIUzUxMiJ9.eyJhY2Nlc3NLZXkiOiJRM0FNIn0.abc-_def"},
-		"ceph base64 token": {"ABCDEFGHIJKLMNOPQRST", "abcdefghijklmnopqrstuvwxyz0123456789ABCD", "AQAAAAAAAAA+/abc=="},
-	} {
-		if err := ValidateCredentials(c[0], c[1], c[2], exp); err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
 	}
 }

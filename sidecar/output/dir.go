@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -51,7 +52,11 @@ func NewDir(path string, mode os.FileMode, gid int, profiles []Named) *Dir {
 
 // WriteConfig writes the config file; it does not change after start.
 func (d *Dir) WriteConfig() error {
-	return atomicfile.Write(filepath.Join(d.path, contract.ConfigFileName), ConfigINI(d.profiles), d.mode, d.gid)
+	b, err := ConfigINI(d.profiles)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(d.path, contract.ConfigFileName), b, d.mode, d.gid)
 }
 
 // Publish makes c the credentials of profile name on disk. The JSON file is
@@ -60,14 +65,39 @@ func (d *Dir) WriteConfig() error {
 func (d *Dir) Publish(name string, c chain.Credentials) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	// Render every file before writing any, and keep c out of current
+	// until all of them rendered: a refused answer leaves the last good
+	// files in place and cannot stop the other profiles' next writes.
+	i := slices.IndexFunc(d.profiles, func(p Named) bool { return p.Profile == name })
+	if i < 0 {
+		if err := checkProfile(len(d.profiles), Named{Profile: name}); err != nil {
+			return err
+		}
+		return fmt.Errorf("publishing credentials: profile %s is not configured", name)
+	}
+	p := Named{Profile: name, Region: d.profiles[i].Region, Credentials: c}
+	process, err := Process(p)
+	if err != nil {
+		return err
+	}
+	js, err := JSON(p)
+	if err != nil {
+		return err
+	}
+	prev, had := d.current[name]
 	d.current[name] = c
 	if err := d.writeCredentials(); err != nil {
+		if had {
+			d.current[name] = prev
+		} else {
+			delete(d.current, name)
+		}
 		return err
 	}
-	if err := atomicfile.Write(filepath.Join(d.path, ProcessFileName(name)), Process(c), d.mode, d.gid); err != nil {
+	if err := atomicfile.Write(filepath.Join(d.path, ProcessFileName(name)), process, d.mode, d.gid); err != nil {
 		return err
 	}
-	return atomicfile.Write(filepath.Join(d.path, JSONFileName(name)), JSON(c), d.mode, d.gid)
+	return atomicfile.Write(filepath.Join(d.path, JSONFileName(name)), js, d.mode, d.gid)
 }
 
 // Withdraw removes profile name's credentials from disk (they expired and
@@ -90,7 +120,11 @@ func (d *Dir) writeCredentials() error {
 			have = append(have, Named{Profile: p.Profile, Region: p.Region, Credentials: c})
 		}
 	}
-	return atomicfile.Write(filepath.Join(d.path, contract.CredentialsFileName), CredentialsINI(have), d.mode, d.gid)
+	b, err := CredentialsINI(have)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(d.path, contract.CredentialsFileName), b, d.mode, d.gid)
 }
 
 // Check is the probe: it returns nil only if every named profile has a

@@ -13,19 +13,27 @@ import (
 	"github.com/rolechain/rolechain/sidecar/output"
 )
 
-var creds = chain.Credentials{AccessKeyID: "ASIAKEY", SecretAccessKey: "secret/+=", SessionToken: "tok", Expiration: time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)}
+var creds = chain.Credentials{AccessKeyID: "ASIAKEYKEYKEYKEY", SecretAccessKey: "secret/+=", SessionToken: "tok", Expiration: time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)}
 
 func TestCredentialsINIHasASectionPerProfile(t *testing.T) {
-	got := string(output.CredentialsINI([]output.Named{{Profile: "default", Credentials: creds}, {Profile: "other", Credentials: creds}}))
-	want := "[default]\naws_access_key_id = ASIAKEY\naws_secret_access_key = secret/+=\naws_session_token = tok\n\n" +
-		"[other]\naws_access_key_id = ASIAKEY\naws_secret_access_key = secret/+=\naws_session_token = tok\n"
+	b, err := output.CredentialsINI([]output.Named{{Profile: "default", Credentials: creds}, {Profile: "other", Credentials: creds}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(b)
+	want := "[default]\naws_access_key_id = ASIAKEYKEYKEYKEY\naws_secret_access_key = secret/+=\naws_session_token = tok\n\n" +
+		"[other]\naws_access_key_id = ASIAKEYKEYKEYKEY\naws_secret_access_key = secret/+=\naws_session_token = tok\n"
 	if got != want {
 		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
 	}
 }
 
 func TestConfigINIUsesProfilePrefixExceptForDefault(t *testing.T) {
-	got := string(output.ConfigINI([]output.Named{{Profile: "default", Region: "eu-west-1"}, {Profile: "prod", Region: "cn-north-1"}, {Profile: "noregion"}}))
+	b, err := output.ConfigINI([]output.Named{{Profile: "default", Region: "eu-west-1"}, {Profile: "prod", Region: "cn-north-1"}, {Profile: "noregion"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(b)
 	want := "[default]\nregion = eu-west-1\n\n[profile prod]\nregion = cn-north-1\n\n[profile noregion]\n"
 	if got != want {
 		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
@@ -33,14 +41,22 @@ func TestConfigINIUsesProfilePrefixExceptForDefault(t *testing.T) {
 }
 
 func TestJSONFormsCarryExpirationAsTheSDKsExpect(t *testing.T) {
+	named := output.Named{Profile: "default", Credentials: creds}
+	b, err := output.JSON(named)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var j map[string]any
-	json.Unmarshal(output.JSON(creds), &j)
-	if j["access_key_id"] != "ASIAKEY" || j["secret_access_key"] != "secret/+=" || j["session_token"] != "tok" || j["expiration"] != float64(creds.Expiration.Unix()) {
+	json.Unmarshal(b, &j)
+	if j["access_key_id"] != "ASIAKEYKEYKEYKEY" || j["secret_access_key"] != "secret/+=" || j["session_token"] != "tok" || j["expiration"] != float64(creds.Expiration.Unix()) {
 		t.Errorf("credentials JSON = %v", j)
 	}
+	if b, err = output.Process(named); err != nil {
+		t.Fatal(err)
+	}
 	var p map[string]any
-	json.Unmarshal(output.Process(creds), &p)
-	if p["Version"] != float64(1) || p["AccessKeyId"] != "ASIAKEY" || p["SecretAccessKey"] != "secret/+=" || p["SessionToken"] != "tok" || p["Expiration"] != "2026-11-24T08:00:00Z" {
+	json.Unmarshal(b, &p)
+	if p["Version"] != float64(1) || p["AccessKeyId"] != "ASIAKEYKEYKEYKEY" || p["SecretAccessKey"] != "secret/+=" || p["SessionToken"] != "tok" || p["Expiration"] != "2026-11-24T08:00:00Z" {
 		t.Errorf("credential_process JSON = %v", p)
 	}
 }
@@ -50,7 +66,7 @@ func TestRenderOneShotFormats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range []string{"export AWS_ACCESS_KEY_ID='ASIAKEY'\n", "export AWS_SECRET_ACCESS_KEY='secret/+='\n", "export AWS_SESSION_TOKEN='tok'\n", "export AWS_CREDENTIAL_EXPIRATION='2026-11-24T08:00:00Z'\n", "export AWS_REGION='eu-west-1'\n"} {
+	for _, line := range []string{"export AWS_ACCESS_KEY_ID='ASIAKEYKEYKEYKEY'\n", "export AWS_SECRET_ACCESS_KEY='secret/+='\n", "export AWS_SESSION_TOKEN='tok'\n", "export AWS_CREDENTIAL_EXPIRATION='2026-11-24T08:00:00Z'\n", "export AWS_REGION='eu-west-1'\n"} {
 		if !strings.Contains(string(env), line) {
 			t.Errorf("env output lacks %q:\n%s", line, env)
 		}

@@ -213,7 +213,9 @@ func TestProbeFailsUntilCredentialsExist(t *testing.T) {
 		t.Fatalf("probe on an empty dir: exit %d stderr %s", r.code, r.stderr)
 	}
 	c := output.NewDir(dir, 0o644, -1, []output.Named{{Profile: "default"}})
-	c.Publish("default", chain.Credentials{AccessKeyID: "ASIAOLD", SecretAccessKey: "s", SessionToken: "t", Expiration: time.Now().Add(-time.Minute)})
+	if err := c.Publish("default", chain.Credentials{AccessKeyID: "ASIAOLDOLDOLDOLD", SecretAccessKey: "s", SessionToken: "t", Expiration: time.Now().Add(-time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
 	if r := execute(context.Background(), []string{"probe"}, vars, io.Discard); r.code != app.ExitFailure || !strings.Contains(r.stderr, "expired") {
 		t.Fatalf("probe with expired credentials: exit %d stderr %s", r.code, r.stderr)
 	}

@@ -29,6 +29,7 @@ import (
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/rolechain/rolechain/sidecar/credcheck"
 	"github.com/rolechain/rolechain/sidecar/redact"
 )
 
@@ -458,10 +459,21 @@ type heldProvider struct{ p aws.CredentialsProvider }
 
 func (h heldProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	c, err := h.p.Retrieve(ctx)
-	if err == nil {
-		holdCredentials(providerOwner{}, c.AccessKeyID, c.SecretAccessKey, c.SessionToken)
+	if err != nil {
+		return c, err
 	}
-	return c, err
+	holdCredentials(providerOwner{}, c.AccessKeyID, c.SecretAccessKey, c.SessionToken)
+	// The same rules as STS's answers, before the keys sign anything: an
+	// environment variable or shared file of the default chain is input
+	// too. Long-term keys have no token and no expiration.
+	var exp time.Time
+	if c.CanExpire {
+		exp = c.Expires
+	}
+	if err := credcheck.Check(c.AccessKeyID, c.SecretAccessKey, c.SessionToken, exp, credcheck.Need{}); err != nil {
+		return aws.Credentials{}, fmt.Errorf("the SDK default chain's credentials (%s): %w", c.Source, err)
+	}
+	return c, nil
 }
 
 // MaxSourceFileSize bounds what the sidecar reads from a static
@@ -528,6 +540,9 @@ func readStatic(dir string) (aws.CredentialsProvider, error) {
 		return nil, fmt.Errorf("reading static credentials: %s or %s in %s is empty", StaticAccessKeyIDFile, StaticSecretAccessKeyFile, dir)
 	}
 	holdCredentials(staticOwner(dir), akid, secret, token)
+	if err := credcheck.Check(akid, secret, token, time.Time{}, credcheck.Need{}); err != nil {
+		return nil, fmt.Errorf("static credentials in %s: %w", dir, err)
+	}
 	return aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret, SessionToken: token, Source: "rolechain-static"}, nil
 	}), nil

@@ -121,14 +121,14 @@ func writeStatic(t *testing.T, akid, secret string) string {
 
 func TestStaticSourceSignsTheFirstAssumeRoleWithTheMountedKeys(t *testing.T) {
 	srv := ststest.New(t)
-	srv.AddKey(ststest.Credentials{AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "s3cret"})
-	c := &chain.Chain{Source: chain.Static{Dir: writeStatic(t, "AKIAEXAMPLE", "s3cret")}, Roles: []string{viaRole, targetRole},
+	srv.AddKey(ststest.Credentials{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: "s3cret"})
+	c := &chain.Chain{Source: chain.Static{Dir: writeStatic(t, "AKIAIOSFODNN7EXAMPLE", "s3cret")}, Roles: []string{viaRole, targetRole},
 		SessionName: "ci", Region: "us-east-1", Endpoint: srv.URL, SourceIdentity: "bob"}
 	if _, err := c.Retrieve(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	calls := srv.Calls()
-	if calls[0].SignedBy != "AKIAEXAMPLE" || calls[1].SignedBy != calls[0].Issued.AccessKeyID {
+	if calls[0].SignedBy != "AKIAIOSFODNN7EXAMPLE" || calls[1].SignedBy != calls[0].Issued.AccessKeyID {
 		t.Fatalf("signers: %q, %q", calls[0].SignedBy, calls[1].SignedBy)
 	}
 	if calls[0].SourceIdentity != "bob" || calls[1].SourceIdentity != "" {
@@ -138,8 +138,8 @@ func TestStaticSourceSignsTheFirstAssumeRoleWithTheMountedKeys(t *testing.T) {
 
 func TestWrongSecretIsRejectedAsBadSourceCredentials(t *testing.T) {
 	srv := ststest.New(t)
-	srv.AddKey(ststest.Credentials{AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "s3cret"})
-	c := &chain.Chain{Source: chain.Static{Dir: writeStatic(t, "AKIAEXAMPLE", "wrong")}, Roles: []string{targetRole},
+	srv.AddKey(ststest.Credentials{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: "s3cret"})
+	c := &chain.Chain{Source: chain.Static{Dir: writeStatic(t, "AKIAIOSFODNN7EXAMPLE", "wrong")}, Roles: []string{targetRole},
 		SessionName: "ci", Region: "us-east-1", Endpoint: srv.URL}
 	_, err := c.Retrieve(context.Background())
 	if got := chain.Classify(err); got != chain.ReasonSourceCredentials {
@@ -445,9 +445,9 @@ func TestSourceFilesLargerThanAnyCredentialAreRefusedUnread(t *testing.T) {
 	big := strings.Repeat("k", chain.MaxSourceFileSize+1)
 	t.Run("static", func(t *testing.T) {
 		srv := ststest.New(t)
-		srv.AddKey(ststest.Credentials{AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "s3cret"})
+		srv.AddKey(ststest.Credentials{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: "s3cret"})
 		retrieve := func(secret string) error {
-			c := &chain.Chain{Source: chain.Static{Dir: writeStatic(t, "AKIAEXAMPLE", secret)}, Roles: []string{targetRole},
+			c := &chain.Chain{Source: chain.Static{Dir: writeStatic(t, "AKIAIOSFODNN7EXAMPLE", secret)}, Roles: []string{targetRole},
 				SessionName: "ci", Region: "us-east-1", Endpoint: srv.URL}
 			_, err := c.Retrieve(context.Background())
 			return err

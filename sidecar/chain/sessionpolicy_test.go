@@ -23,8 +23,8 @@ func TestSessionPoliciesGoOnTheTargetHopOnly(t *testing.T) {
 		{"web identity, three hops", webIdentitySource, []string{webRole, viaRole, targetRole}},
 		{"web identity, one hop: AssumeRoleWithWebIdentity carries them", webIdentitySource, []string{targetRole}},
 		{"static keys, two hops", func(t *testing.T, srv *ststest.Server) chain.Source {
-			srv.AddKey(ststest.Credentials{AccessKeyID: "AKIASTATIC", SecretAccessKey: "static-secret"})
-			return chain.Static{Dir: writeStatic(t, "AKIASTATIC", "static-secret")}
+			srv.AddKey(ststest.Credentials{AccessKeyID: "AKIASTATICSTATIC1", SecretAccessKey: "staticSecret"})
+			return chain.Static{Dir: writeStatic(t, "AKIASTATICSTATIC1", "staticSecret")}
 		}, []string{viaRole, targetRole}},
 	}
 	for _, tc := range cases {

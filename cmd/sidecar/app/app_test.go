@@ -190,15 +190,15 @@ func TestOnceRetriesOnlyTransientFailures(t *testing.T) {
 
 func TestOnceWithStaticKeysFromASecret(t *testing.T) {
 	srv := ststest.New(t)
-	srv.AddKey(ststest.Credentials{AccessKeyID: "AKIASTATIC", SecretAccessKey: "static-secret"})
+	srv.AddKey(ststest.Credentials{AccessKeyID: "AKIASTATICSTATIC1", SecretAccessKey: "staticSecret"})
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "aws_access_key_id"), []byte("AKIASTATIC"), 0o600)
-	os.WriteFile(filepath.Join(dir, "aws_secret_access_key"), []byte("static-secret\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "aws_access_key_id"), []byte("AKIASTATICSTATIC1"), 0o600)
+	os.WriteFile(filepath.Join(dir, "aws_secret_access_key"), []byte("staticSecret\n"), 0o600)
 	r := execute(context.Background(), []string{"--once", "--format", "json", "--source", "static", "--static-credentials-dir", dir, "--role-arn", targetRole, "--sts-endpoint", srv.URL}, nil, io.Discard)
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	if c := srv.Calls(); len(c) != 1 || c[0].SignedBy != "AKIASTATIC" {
+	if c := srv.Calls(); len(c) != 1 || c[0].SignedBy != "AKIASTATICSTATIC1" {
 		t.Fatalf("calls %+v", c)
 	}
 }
@@ -368,9 +368,9 @@ func waitFor(t *testing.T, cond func() bool) {
 
 func TestOnceWithTheSDKDefaultChain(t *testing.T) {
 	srv := ststest.New(t)
-	srv.AddKey(ststest.Credentials{AccessKeyID: "AKIAENV", SecretAccessKey: "env-secret"})
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAENV")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "env-secret")
+	srv.AddKey(ststest.Credentials{AccessKeyID: "AKIAENVENVENVENV", SecretAccessKey: "envSecret"})
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAENVENVENVENV")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "envSecret")
 	t.Setenv("AWS_SESSION_TOKEN", "")
 	t.Setenv("AWS_PROFILE", "")
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
@@ -380,7 +380,7 @@ func TestOnceWithTheSDKDefaultChain(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	if c := srv.Calls(); len(c) != 1 || c[0].SignedBy != "AKIAENV" || c[0].Issued == nil {
+	if c := srv.Calls(); len(c) != 1 || c[0].SignedBy != "AKIAENVENVENVENV" || c[0].Issued == nil {
 		t.Fatalf("calls %+v", c)
 	}
 }

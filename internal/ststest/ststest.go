@@ -151,7 +151,15 @@ type Server struct {
 	rule     Rule
 	account  string
 	lifetime time.Duration // of issued credentials; 0: DurationSeconds
+	tamper   Tamper
 }
+
+// Tamper rewrites the credentials of one successful answer before they are
+// sent: a hostile or compromised peer (or anyone on the path of an http://
+// endpoint) that puts a line break, an INI section or a shell command into
+// a field. The server keeps the keys it issued, so a tampered access key
+// cannot sign the next hop.
+type Tamper func(c Call, issued Credentials) Credentials
 
 // New starts a server and stops it when the test ends.
 func New(t interface{ Cleanup(func()) }) *Server {
@@ -213,6 +221,13 @@ func (s *Server) SetLifetime(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lifetime = d
+}
+
+// SetTamper installs t for every successful answer; nil removes it.
+func (s *Server) SetTamper(t Tamper) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tamper = t
 }
 
 // AddKey registers long-term (or session) keys that may sign AssumeRole,
@@ -352,7 +367,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	creds := s.issue(c)
-	c.Issued = &creds
+	s.mu.Lock()
+	tamper := s.tamper
+	s.mu.Unlock()
+	if tamper != nil {
+		creds = tamper(c, creds)
+	}
+	c.Issued = &creds // what was sent, tampered or not
 	c.Status = http.StatusOK
 	s.record(c)
 	w.Header().Set("Content-Type", "text/xml")

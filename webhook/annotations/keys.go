@@ -148,6 +148,15 @@ const (
 	// --namespace-policy=required; an empty value allows no role.
 	AllowedRoleARNs = Prefix + "allowed-role-arns"
 
+	// CredentialsMode is a NAMESPACE annotation, set by cluster admins:
+	// the credentials mode (CredentialsModeFile or CredentialsModeEndpoint)
+	// of the namespace's pods that do not set CredentialsEndpoint
+	// themselves. Without it the webhook's --default-credentials-mode
+	// applies; any other value denies those pods until it is fixed
+	// (package credentialsmode), rather than fall back to the mode the
+	// admin meant to change.
+	CredentialsMode = Prefix + "credentials-mode"
+
 	// IRSARoleARN is the ServiceAccount annotation of EKS IAM Roles for
 	// Service Accounts, used as the first hop when the pod names none.
 	IRSARoleARN = "eks.amazonaws.com/role-arn"
@@ -158,6 +167,46 @@ const (
 	SourceWebIdentity = contract.SourceWebIdentity
 	SourcePodIdentity = contract.SourcePodIdentity
 )
+
+// Credentials modes: the values of CredentialsMode and of the webhook's
+// --default-credentials-mode. CredentialsEndpoint "true" is
+// CredentialsModeEndpoint, "false" CredentialsModeFile.
+const (
+	// CredentialsModeFile points the app's SDK at the shared credentials
+	// and config files (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE).
+	CredentialsModeFile = "file"
+	// CredentialsModeEndpoint points it at the sidecar's
+	// container-credentials endpoint, which SDKs refresh from; the files
+	// are still written, for tools that read them by path.
+	CredentialsModeEndpoint = "endpoint"
+)
+
+// CredentialsModes lists the accepted modes, for validation and errors.
+var CredentialsModes = []string{CredentialsModeFile, CredentialsModeEndpoint}
+
+// Where a pod's credentials mode came from, recorded in Status.
+const (
+	// CredentialsModeFromPod: the pod's own CredentialsEndpoint, or the
+	// sidecar it already carries.
+	CredentialsModeFromPod = "pod"
+	// CredentialsModeFromNamespace: its namespace's CredentialsMode.
+	CredentialsModeFromNamespace = "namespace"
+	// CredentialsModeFromCluster: the webhook's --default-credentials-mode.
+	CredentialsModeFromCluster = "cluster"
+)
+
+// CredentialsModeFroms lists the sources in precedence order.
+var CredentialsModeFroms = []string{CredentialsModeFromPod, CredentialsModeFromNamespace, CredentialsModeFromCluster}
+
+// CredentialsModeChoice is the credentials mode a pod got and where the
+// choice came from; the injection records it in Status.
+type CredentialsModeChoice struct {
+	// Mode is CredentialsModeFile or CredentialsModeEndpoint.
+	Mode string `json:"mode"`
+	// From is CredentialsModeFromPod, CredentialsModeFromNamespace or
+	// CredentialsModeFromCluster.
+	From string `json:"from"`
+}
 
 // Bounds and defaults of the pod-wide keys; a profile's are the
 // contract's (internal/contract), which the sidecar checks too.

@@ -50,6 +50,13 @@ type Config struct {
 	SkipContainers []string
 	// CredentialsEndpoint selects the container-credentials endpoint mode.
 	CredentialsEndpoint bool
+	// CredentialsMode is the credentials mode and where it came from, for
+	// the status. Parse sets it only when the pod sets
+	// CredentialsEndpoint (From CredentialsModeFromPod); nil leaves the
+	// mode to the namespace's and the cluster's defaults, which the
+	// webhook server resolves (package credentialsmode) before the
+	// injection.
+	CredentialsMode *CredentialsModeChoice
 	// RefreshInterval caps the time between refreshes; 0 leaves the
 	// sidecar's half-lifetime schedule alone.
 	RefreshInterval time.Duration
@@ -177,6 +184,8 @@ func (p *parser) groupKeys() (mainName string, groups map[string]map[string]stri
 			groups[suffix][base] = value
 		case key == AllowedRoleARNs:
 			p.invalid(key, value, "is a namespace annotation: cluster admins set it on the namespace, where it limits the roles of every pod")
+		case key == CredentialsMode:
+			p.invalid(key, value, fmt.Sprintf("is a namespace annotation: cluster admins set it on the namespace, where it is the default of every pod; a pod chooses its own mode with %s: \"true\" (endpoint) or \"false\" (file)", CredentialsEndpoint))
 		default:
 			p.invalid(key, value, "is not a rolechain annotation: the keys are "+keyList())
 		}
@@ -217,6 +226,13 @@ func (p *parser) podWide(cfg *Config) {
 	}
 	if v, ok := p.ann[CredentialsEndpoint]; ok {
 		cfg.CredentialsEndpoint = p.boolean(CredentialsEndpoint, v)
+		if v == "true" || v == "false" {
+			mode := CredentialsModeFile
+			if cfg.CredentialsEndpoint {
+				mode = CredentialsModeEndpoint
+			}
+			cfg.CredentialsMode = &CredentialsModeChoice{Mode: mode, From: CredentialsModeFromPod}
+		}
 		if cfg.CredentialsEndpoint {
 			// The webhook cannot see which SDK an image holds; an old one
 			// ignores the token file and gets 401 from the endpoint.

@@ -193,6 +193,7 @@ func TestEveryKeyValidatesItsValue(t *testing.T) {
 		{SessionPolicyARNs, "arn:aws:iam::222222222222:policy/a,,arn:aws:iam::222222222222:policy/b", false, false},
 		{SessionPolicyARNs, "", false, false},
 		{AllowedRoleARNs, "arn:aws:iam::*:role/*", false, false}, // a namespace annotation
+		{CredentialsMode, "endpoint", false, false},              // a namespace annotation
 		{Status, "anything: written by the webhook", true, false},
 		{Source, "web-identity", true, false},
 		{Source, "pod-identity", true, false},

@@ -192,6 +192,12 @@ var flagEdges = []flagEdge{
 	{path: "webhook.excludedNamespaces", value: []any{"tools", "monitoring"}, flag: "--excluded-namespaces", webhookOK: true},
 	{path: "webhook.excludedNamespaces", value: []any{"Bad_NS"}, flag: "--excluded-namespaces", webhookOK: true, chartOnly: "a namespace name is a DNS label; the list also goes into the namespaceSelector"},
 
+	// --default-credentials-mode
+	{path: "sidecar.defaultCredentialsMode", value: "file", flag: "--default-credentials-mode", webhookOK: true},
+	{path: "sidecar.defaultCredentialsMode", value: "endpoint", flag: "--default-credentials-mode", webhookOK: true},
+	{path: "sidecar.defaultCredentialsMode", value: "Endpoint", flag: "--default-credentials-mode", webhookOK: false},
+	{path: "sidecar.defaultCredentialsMode", value: "", flag: "--default-credentials-mode", webhookOK: false},
+
 	// --namespace-policy
 	{path: "webhook.namespacePolicy", value: "optional", flag: "--namespace-policy", webhookOK: true},
 	{path: "webhook.namespacePolicy", value: "required", flag: "--namespace-policy", webhookOK: true},

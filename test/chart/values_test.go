@@ -21,6 +21,7 @@ var webhookFlags = []string{
 	"--excluded-namespaces", "--cert-mode", "--webhook-config-name", "--service-name",
 	"--service-namespace", "--cert-secret-name", "--namespace-policy",
 	"--sidecar-uid", "--sidecar-gid", "--session-tag-keys",
+	"--default-credentials-mode",
 }
 
 func TestChartSetsEveryWebhookFlagAndNoOther(t *testing.T) {
@@ -54,6 +55,7 @@ func TestChartSetsEveryWebhookFlagAndNoOther(t *testing.T) {
 		"--sidecar-uid":               "65532",
 		"--sidecar-gid":               "65532",
 		"--session-tag-keys":          "rolechain-namespace,rolechain-pod,rolechain-service-account",
+		"--default-credentials-mode":  "file",
 	}
 	for flag, want := range defaults {
 		if a[flag] != want {
@@ -122,6 +124,7 @@ func TestEveryValueReachesItsWebhookFlag(t *testing.T) {
 		{"webhook.certDir", "/certs", "--cert-dir", "/certs"},
 		{"webhook.excludedNamespaces", []any{"tools"}, "--excluded-namespaces", "kube-system," + Namespace + ",tools"},
 		{"webhook.namespacePolicy", "required", "--namespace-policy", "required"},
+		{"sidecar.defaultCredentialsMode", "endpoint", "--default-credentials-mode", "endpoint"},
 		{"metrics.port", 9090, "--metrics-bind-address", ":9090"},
 		{"health.port", 9091, "--health-probe-bind-address", ":9091"},
 		{"certs.secretName", "my-tls", "--cert-secret-name", "my-tls"},
@@ -191,6 +194,8 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"webhook.excludedNamespaces", []any{"Bad_NS"}},
 		{"webhook.namespacePolicy", "strict"},
 		{"webhook.namespacePolicy", "Required"},
+		{"sidecar.defaultCredentialsMode", "Endpoint"},
+		{"sidecar.defaultCredentialsMode", ""},
 		{"webhook.extraArgs", []any{"-v"}},
 		{"certs.mode", "vault"},
 		{"certs.certManager.issuerRef", map[string]any{"kind": "ClusterIssuer"}},

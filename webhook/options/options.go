@@ -62,6 +62,10 @@ type Options struct {
 	// SidecarUID and SidecarGID are the sidecar's runAsUser and
 	// runAsGroup: never root (0).
 	SidecarUID, SidecarGID int64
+	// DefaultCredentialsMode is the cluster's credentials mode, file or
+	// endpoint, for pods that set no rolechain.dev/credentials-endpoint
+	// in a namespace without rolechain.dev/credentials-mode.
+	DefaultCredentialsMode string
 	// ClientCAFile, when set, makes the webhook server require a client
 	// certificate signed by this CA (PEM) at the TLS handshake: the one
 	// kube-apiserver presents when its admission configuration gives it
@@ -93,6 +97,7 @@ func New() *Options {
 		SessionTagKeys:         contract.DefaultSessionTagKeys.String(),
 		SidecarUID:             inject.SidecarUID,
 		SidecarGID:             inject.SidecarUID,
+		DefaultCredentialsMode: annotations.CredentialsModeFile,
 	}
 }
 
@@ -121,6 +126,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.SessionTagKeys, "session-tag-keys", o.SessionTagKeys, "keys of the session tags the sidecar sends with "+annotations.SessionTags+": namespace,pod,service-account, comma-separated; each "+strings.TrimPrefix(contract.SessionTagKeyForm, "must be ")+", not starting with aws:, no two the same in any case. The caller sets these tags, so anyone holding a chain's first hop can forge them: they authorise nothing. The defaults differ from EKS Pod Identity's (kubernetes-namespace, kubernetes-service-account), which AWS sets")
 	fs.Int64Var(&o.SidecarUID, "sidecar-uid", o.SidecarUID, "runAsUser of the sidecar, 1-2147483647 (never root); choose one no app container of the cluster runs as: a container with the sidecar's UID in a pod with shareProcessNamespace can reach its /proc")
 	fs.Int64Var(&o.SidecarGID, "sidecar-gid", o.SidecarGID, "runAsGroup of the sidecar, 1-2147483647 (never root's group)")
+	fs.StringVar(&o.DefaultCredentialsMode, "default-credentials-mode", o.DefaultCredentialsMode, "credentials mode of pods that set no "+annotations.CredentialsEndpoint+" in a namespace without "+annotations.CredentialsMode+": file (the shared credentials file, for CLIs and short jobs) or endpoint (the container-credentials endpoint, which long-running AWS SDK clients refresh from)")
 	fs.StringVar(&o.NamespacePolicy, "namespace-policy", o.NamespacePolicy, "optional: a namespace without the annotation "+annotations.AllowedRoleARNs+" (role ARN patterns its pods may assume) is unrestricted; required: its pods that ask for a role are denied")
 }
 
@@ -199,6 +205,9 @@ func (o *Options) Validate() error {
 	}
 	if !slices.Contains(policy.Modes, policy.Mode(o.NamespacePolicy)) {
 		bad("namespace-policy", o.NamespacePolicy, "must be optional or required")
+	}
+	if !slices.Contains(annotations.CredentialsModes, o.DefaultCredentialsMode) {
+		bad("default-credentials-mode", o.DefaultCredentialsMode, "must be file or endpoint")
 	}
 	// Sorted by flag name, whatever the map iteration order was.
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })

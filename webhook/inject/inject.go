@@ -131,7 +131,7 @@ func (in Injector) Mutate(pod *corev1.Pod, cfg annotations.Config, verdict *poli
 	}
 
 	// (3) Mount and env into every selected container.
-	status := Status{Mode: modeOf(spec), NamespacePolicy: verdict, SessionPolicies: sessionPolicies(cfg)}
+	status := Status{Mode: modeOf(spec), NamespacePolicy: verdict, SessionPolicies: sessionPolicies(cfg), CredentialsMode: cfg.CredentialsMode}
 	for _, p := range cfg.Profiles {
 		status.Profiles = append(status.Profiles, p.Name)
 	}

@@ -40,6 +40,11 @@ type Status struct {
 	// by a session policy to its kinds: SessionPolicyInline,
 	// SessionPolicyManaged. Profiles without one are absent.
 	SessionPolicies map[string][]string `json:"sessionPolicies,omitempty"`
+	// CredentialsMode is the credentials mode the app containers got (file
+	// or endpoint) and where it came from (pod, namespace, cluster): cfg's.
+	// Absent when the caller resolved none and the pod chose none (the
+	// webhook server always resolves it).
+	CredentialsMode *annotations.CredentialsModeChoice `json:"credentialsMode,omitempty"`
 }
 
 // EKSStatus records what EKS's pod identity webhook had injected that

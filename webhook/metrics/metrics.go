@@ -24,16 +24,23 @@ type Metrics struct {
 	// namespace cache holds, else OtherNamespace.
 	Injections *prometheus.CounterVec
 	// Denials counts denied pods by reason: the annotation key (without
-	// prefix and profile suffix) that was invalid, or "namespace-policy"
-	// for a pod its namespace's role policy refused.
+	// prefix and profile suffix) that was invalid, "namespace-policy"
+	// for a pod its namespace's role policy refused, or
+	// "namespace-credentials-mode" for a malformed namespace default.
 	Denials *prometheus.CounterVec
 	// ServiceAccountLookups counts ServiceAccount reads by source: "cache",
 	// "api" (cache miss, direct GET) or "absent".
 	ServiceAccountLookups *prometheus.CounterVec
-	// NamespaceLookups counts Namespace reads for the namespace role
-	// policy by source: "cache", "api" (a cache miss, or the re-read
+	// NamespaceLookups counts Namespace reads (one read serves its role
+	// policy and its credentials mode) by source: "cache", "api" (a cache miss, or the re-read
 	// before a denial) or "absent".
 	NamespaceLookups *prometheus.CounterVec
+	// CredentialsModes counts injected pods by credentials mode ("file",
+	// "endpoint"), where it came from ("pod", "namespace", "cluster") and
+	// lifetime ("long-running": restartPolicy Always;
+	// "run-to-completion"): at most 12 series. File mode for long-running
+	// pods is what a platform team watches.
+	CredentialsModes *prometheus.CounterVec
 	// Latency observes the handling time of every admission request.
 	Latency prometheus.Histogram
 }
@@ -52,7 +59,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"namespace"}),
 		Denials: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rolechain_webhook_denials_total",
-			Help: "Pods denied for invalid annotations, by the annotation at fault (one count per invalid annotation), or by the namespace's role policy (namespace-policy).",
+			Help: "Pods denied for invalid annotations, by the annotation at fault (one count per invalid annotation), or by the namespace's role policy (namespace-policy) or credentials mode (namespace-credentials-mode).",
 		}, []string{"reason"}),
 		ServiceAccountLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rolechain_webhook_serviceaccount_lookups_total",
@@ -60,8 +67,12 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"source"}),
 		NamespaceLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rolechain_webhook_namespace_lookups_total",
-			Help: "Namespace reads for the namespace role policy, by source (cache, api after a cache miss or before a denial, absent).",
+			Help: "Namespace reads for the namespace role policy and credentials mode, by source (cache, api after a cache miss or before a denial, absent).",
 		}, []string{"source"}),
+		CredentialsModes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rolechain_webhook_credentials_modes_total",
+			Help: "Pods the sidecar was injected into, by credentials mode (file, endpoint), where the mode came from (pod, namespace, cluster) and lifetime (long-running: restartPolicy Always; run-to-completion: Never or OnFailure).",
+		}, []string{"mode", "from", "lifetime"}),
 		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "rolechain_webhook_admission_duration_seconds",
 			Help: "Time to handle one pod admission request.",
@@ -71,7 +82,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Admissions, m.Injections, m.Denials, m.ServiceAccountLookups, m.NamespaceLookups, m.Latency)
+		reg.MustRegister(m.Admissions, m.Injections, m.Denials, m.ServiceAccountLookups, m.NamespaceLookups, m.CredentialsModes, m.Latency)
 	}
 	return m
 }

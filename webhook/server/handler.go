@@ -1,7 +1,7 @@
 // Package server is the admission side of the webhook: Handler turns one
 // AdmissionReview of a pod into a patch, a denial or a pass. It owns the
 // steps (decode → ServiceAccount lookup → annotations.Parse → namespace
-// role policy → inject.Mutate → patch); the parsing, the policy and the
+// role policy and credentials mode → inject.Mutate → patch); the parsing, the policy and the
 // mutation live in their own packages.
 package server
 
@@ -27,6 +27,7 @@ import (
 
 	"github.com/rolechain/rolechain/internal/contract"
 	"github.com/rolechain/rolechain/webhook/annotations"
+	"github.com/rolechain/rolechain/webhook/credentialsmode"
 	"github.com/rolechain/rolechain/webhook/eks"
 	"github.com/rolechain/rolechain/webhook/inject"
 	"github.com/rolechain/rolechain/webhook/metrics"
@@ -72,6 +73,11 @@ type Handler struct {
 	// when empty) or denies every pod (required). Namespaces are read
 	// through Cache and API, like ServiceAccounts (namespace.go).
 	NamespacePolicy policy.Mode
+	// DefaultCredentialsMode is the cluster's credentials mode, "file"
+	// (also when empty) or "endpoint", for pods that set no
+	// rolechain.dev/credentials-endpoint in a namespace without
+	// rolechain.dev/credentials-mode (namespace.go).
+	DefaultCredentialsMode string
 }
 
 var _ admission.Handler = &Handler{}
@@ -145,7 +151,7 @@ func (h *Handler) handle(ctx context.Context, req admission.Request, pod *corev1
 		}
 		return admission.Denied(errs.ToAggregate().Error()).WithWarnings(warnings...), metrics.ResultDenied
 	}
-	verdict, resp, result, done := h.enforceNamespacePolicy(ctx, namespace, cfg, warnings)
+	verdict, warnings, resp, result, done := h.applyNamespace(ctx, namespace, pod, &cfg, warnings)
 	if done {
 		return resp, result
 	}
@@ -174,6 +180,7 @@ func (h *Handler) handle(ctx context.Context, req admission.Request, pod *corev1
 	}
 	resp = admission.Patched("", ops...).WithWarnings(warnings...)
 	h.Metrics.Injections.WithLabelValues(h.namespaceLabel(ctx, namespace)).Inc()
+	h.Metrics.CredentialsModes.WithLabelValues(cfg.CredentialsMode.Mode, cfg.CredentialsMode.From, credentialsmode.Lifetime(pod)).Inc()
 	if v := base.V(1); v.Enabled() {
 		log(v).Info("injected", "profiles", status.Profiles, "containers", status.Containers, "patches", len(resp.Patches))
 	}

@@ -207,10 +207,11 @@ func typedMutation(t *testing.T, h *Handler, podJSON []byte, sa *corev1.ServiceA
 	if len(errs) > 0 {
 		return nil
 	}
-	// The handler also records the namespace policy's verdict.
-	verdict, resp, _, denied := h.enforceNamespacePolicy(context.Background(), pod.Namespace, cfg, nil)
+	// The handler also records the namespace policy's verdict and sets
+	// the credentials mode.
+	verdict, _, resp, _, denied := h.applyNamespace(context.Background(), pod.Namespace, pod, &cfg, nil)
 	if denied {
-		t.Fatalf("namespace policy denied the pod: %+v", resp)
+		t.Fatalf("the namespace denied the pod: %+v", resp)
 	}
 	out, _, err := h.Injector.Mutate(pod, cfg, verdict)
 	if mismatch := (*inject.MismatchError)(nil); errors.As(err, &mismatch) {

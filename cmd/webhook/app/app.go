@@ -183,6 +183,8 @@ func Setup(ctx context.Context, mgr manager.Manager, o *options.Options, m *metr
 		ExcludedNamespaces: o.ExcludedNamespaces,
 		Metrics:            m,
 		NamespacePolicy:    policy.Mode(o.NamespacePolicy),
+		// Validate checked it: file or endpoint.
+		DefaultCredentialsMode: o.DefaultCredentialsMode,
 	}
 	// The handler serves HTTP itself (see Handler.ServeHTTP); the server
 	// still wraps it in controller-runtime's request metrics.

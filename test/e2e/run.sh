@@ -30,3 +30,5 @@ cd "$ROOT/test/e2e"
 CGO_ENABLED=0 go test -trimpath -count=1 -v -timeout 30m ./... ${E2E_FLAGS:-}
 # Then the webhook in fallback mode, for clusters without native sidecars.
 HELM=$ROOT/bin/helm bash "$ROOT/test/e2e/fallback.sh"
+# Then the cluster-wide default credentials mode set to endpoint.
+HELM=$ROOT/bin/helm bash "$ROOT/test/e2e/credentialsmode.sh"

@@ -163,4 +163,6 @@ KUBECONFIG=$KUBECONFIG STS_ENV=$STS_ENV E2E_PROVIDER=kind \
 if [[ $INSTALL_CHART == 1 ]]; then
   KUBECONFIG=$KUBECONFIG STS_ENV=$STS_ENV E2E_PROVIDER=kind \
     E2E_APP_IMAGE=rolechain/e2e-app:$IMAGE_TAG E2E_TOOLBOX_IMAGE=rolechain/toolbox:$IMAGE_TAG bash "$ROOT/test/e2e/fallback.sh"
+  KUBECONFIG=$KUBECONFIG STS_ENV=$STS_ENV E2E_PROVIDER=kind \
+    E2E_APP_IMAGE=rolechain/e2e-app:$IMAGE_TAG E2E_TOOLBOX_IMAGE=rolechain/toolbox:$IMAGE_TAG bash "$ROOT/test/e2e/credentialsmode.sh"
 fi

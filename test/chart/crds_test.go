@@ -46,7 +46,7 @@ func TestOptionalCRDsDefineTheChartsOptionalKinds(t *testing.T) {
 	for name, vals := range valueSets {
 		for _, o := range mustRender(t, vals).Objects {
 			gvk := o.U.GroupVersionKind()
-			if gvk.Group == "" || slices.Contains([]string{"apps", "policy", "rbac.authorization.k8s.io", "admissionregistration.k8s.io"}, gvk.Group) {
+			if gvk.Group == "" || slices.Contains([]string{"apps", "policy", "rbac.authorization.k8s.io", "admissionregistration.k8s.io", "networking.k8s.io"}, gvk.Group) {
 				continue
 			}
 			optional = append(optional, gvk.GroupVersion().String()+" "+gvk.Kind)

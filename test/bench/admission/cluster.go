@@ -9,8 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -19,13 +17,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/rolechain/rolechain/cmd/webhook/app"
+	"github.com/rolechain/rolechain/test/bench/benchenv"
 	"github.com/rolechain/rolechain/webhook/annotations"
 )
 
@@ -40,73 +37,15 @@ const (
 	region         = "eu-west-1"
 )
 
-type cluster struct {
-	env        *envtest.Environment
-	k8s        client.Client
-	cfg        *rest.Config
-	kubeconfig string
-	version    string
-}
-
-func startCluster(ctx context.Context, workDir string) (*cluster, error) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		return nil, errors.New("KUBEBUILDER_ASSETS is not set: point it at a directory with kube-apiserver and etcd (make k8s-binaries)")
-	}
-	env := &envtest.Environment{}
-	// envtest turns the ServiceAccount admission plugin off (nothing
-	// creates "default" ServiceAccounts there); a real API server runs it,
-	// and the token volume and mounts it adds are part of every pod a
-	// webhook sees. The bench creates the ServiceAccount its pod uses.
-	env.ControlPlane.GetAPIServer().Configure().Set("disable-admission-plugins", "")
-	cfg, err := env.Start()
-	if err != nil {
-		return nil, fmt.Errorf("starting kube-apiserver and etcd: %w", err)
-	}
-	c := &cluster{env: env, cfg: cfg}
-	ok := false
-	defer func() {
-		if !ok {
-			c.stop()
-		}
-	}()
-	if c.k8s, err = client.New(cfg, client.Options{Scheme: app.Scheme()}); err != nil {
-		return nil, err
-	}
-	if dc, err := discovery.NewDiscoveryClientForConfig(cfg); err == nil {
-		if v, err := dc.ServerVersion(); err == nil {
-			c.version = v.GitVersion
-		}
-	}
-	user, err := env.AddUser(envtest.User{Name: "bench-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return nil, err
-	}
-	kc, err := user.KubeConfig()
-	if err != nil {
-		return nil, err
-	}
-	c.kubeconfig = filepath.Join(workDir, "kubeconfig")
-	if err := os.WriteFile(c.kubeconfig, kc, 0o600); err != nil {
-		return nil, err
-	}
-	for _, obj := range []client.Object{
+// benchObjects are what every webhook under test reads from the API
+// server.
+func benchObjects() []client.Object {
+	return []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{
 			Name: serviceAccount, Namespace: namespace,
 			Annotations: map[string]string{annotations.IRSARoleARN: irsaRole},
 		}},
-	} {
-		if err := c.k8s.Create(ctx, obj); err != nil {
-			return nil, err
-		}
-	}
-	ok = true
-	return c, nil
-}
-
-func (c *cluster) stop() {
-	if err := c.env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stopping envtest:", err)
 	}
 }
 
@@ -120,12 +59,12 @@ type capturedReview struct {
 // field manager, generateName and owner), and returns the AdmissionReview
 // the API server sent: after defaulting, the ServiceAccount admission
 // plugin's token volume, and managedFields, byte for byte.
-func (c *cluster) captureReview(ctx context.Context) (capturedReview, error) {
-	ca, err := newCA()
+func captureReview(ctx context.Context, c *benchenv.Cluster) (capturedReview, error) {
+	ca, err := benchenv.NewCA()
 	if err != nil {
 		return capturedReview{}, err
 	}
-	cert, err := ca.serving()
+	cert, err := ca.Serving()
 	if err != nil {
 		return capturedReview{}, err
 	}
@@ -160,7 +99,7 @@ func (c *cluster) captureReview(ctx context.Context) (capturedReview, error) {
 		ObjectMeta: metav1.ObjectMeta{Name: "bench-capture"},
 		Webhooks: []admissionregistrationv1.MutatingWebhook{{
 			Name:         "capture.bench.rolechain.dev",
-			ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: ca.pem},
+			ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: ca.PEM},
 			Rules: []admissionregistrationv1.RuleWithOperations{{
 				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
 				Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}},
@@ -171,15 +110,15 @@ func (c *cluster) captureReview(ctx context.Context) (capturedReview, error) {
 			FailurePolicy:           ptr.To(admissionregistrationv1.Fail),
 		}},
 	}
-	if err := c.k8s.Create(ctx, mwc); err != nil {
+	if err := c.Client.Create(ctx, mwc); err != nil {
 		return capturedReview{}, err
 	}
-	defer func() { _ = c.k8s.Delete(context.Background(), mwc) }()
+	defer func() { _ = c.Client.Delete(context.Background(), mwc) }()
 
 	// The ReplicaSet controller creates pods as its ServiceAccount, with
 	// kube-controller-manager's user agent (the managedFields manager).
-	rsCfg := rest.CopyConfig(c.cfg)
-	rsCfg.UserAgent = "kube-controller-manager/" + c.version + " (linux/amd64) kubernetes/bench"
+	rsCfg := rest.CopyConfig(c.Config)
+	rsCfg.UserAgent = "kube-controller-manager/" + c.Version + " (linux/amd64) kubernetes/bench"
 	rsCfg.Impersonate = rest.ImpersonationConfig{
 		UserName: "system:serviceaccount:kube-system:replicaset-controller",
 		UID:      "4c3b0a6e-2f57-4d0e-9a1b-7f2c6d1e8a90",
@@ -197,7 +136,7 @@ func (c *cluster) captureReview(ctx context.Context) (capturedReview, error) {
 		if err := rsClient.Create(ctx, pod); err != nil {
 			return capturedReview{}, fmt.Errorf("creating the pod: %w", err)
 		}
-		_ = c.k8s.Delete(ctx, pod)
+		_ = c.Client.Delete(ctx, pod)
 		select {
 		case body := <-got:
 			var ar admissionv1.AdmissionReview

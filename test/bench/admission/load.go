@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/rolechain/rolechain/test/bench/benchenv"
 )
 
 // phase is one load shape: a closed loop on conns connections, or an open
@@ -58,9 +60,9 @@ func protoName(h2 bool) string {
 // newTransport is one client connection pool, as kube-apiserver's webhook
 // client builds it for a webhook behind a Service: HTTP/1.1 only (issue
 // kubernetes#75791), keep-alive, the target's CA.
-func newTransport(ca *authority, h2 bool) *http.Transport {
+func newTransport(ca *benchenv.Authority, h2 bool) *http.Transport {
 	t := &http.Transport{
-		TLSClientConfig:     &tls.Config{RootCAs: ca.pool, MinVersion: tls.VersionTLS12},
+		TLSClientConfig:     &tls.Config{RootCAs: ca.Pool, MinVersion: tls.VersionTLS12},
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
 	}

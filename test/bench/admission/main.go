@@ -42,6 +42,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rolechain/rolechain/test/bench/benchenv"
 )
 
 type targetFlags []string
@@ -146,16 +148,16 @@ func run(ctx context.Context, cfg config, targetSpecs []string) error {
 		}
 	}
 
-	c, err := startCluster(ctx, cfg.workDir)
+	c, err := benchenv.StartCluster(ctx, cfg.workDir, benchObjects()...)
 	if err != nil {
 		return err
 	}
-	defer c.stop()
-	review, err := c.captureReview(ctx)
+	defer c.Stop()
+	review, err := captureReview(ctx, c)
 	if err != nil {
 		return fmt.Errorf("capturing the API server's AdmissionReview: %w", err)
 	}
-	fmt.Printf("AdmissionReview captured from kube-apiserver %s: %d bytes (pod object %d bytes)\n", c.version, len(review.body), review.objectBytes)
+	fmt.Printf("AdmissionReview captured from kube-apiserver %s: %d bytes (pod object %d bytes)\n", c.Version, len(review.body), review.objectBytes)
 	if cfg.saveReview {
 		if err := os.WriteFile(filepath.Join(cfg.workDir, "review.json"), review.body, 0o644); err != nil {
 			return err

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +18,8 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+
+	"github.com/rolechain/rolechain/test/bench/benchenv"
 )
 
 const (
@@ -77,33 +78,24 @@ type target struct {
 	url       string
 	logPath   string
 	pprofAddr string
-	ca        *authority
+	ca        *benchenv.Authority
 	patchOps  int
 	exited    chan struct{}
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // startTarget starts the webhook as a child process serving TLS on a free
 // loopback port, with a certificate of its own and the cluster's kubeconfig.
-func startTarget(ctx context.Context, s targetSpec, c *cluster, cfg config) (*target, error) {
-	ca, err := newCA()
+func startTarget(ctx context.Context, s targetSpec, c *benchenv.Cluster, cfg config) (*target, error) {
+	ca, err := benchenv.NewCA()
 	if err != nil {
 		return nil, err
 	}
 	dir := filepath.Join(cfg.workDir, s.name)
-	certPath, keyPath, err := ca.writeServing(filepath.Join(dir, "certs"))
+	certPath, keyPath, err := ca.WriteServing(filepath.Join(dir, "certs"))
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := benchenv.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +113,7 @@ func startTarget(ctx context.Context, s targetSpec, c *cluster, cfg config) (*ta
 		if cfg.profile > 0 {
 			// Other builds given with -target must have the flag too
 			// (-tags rolechain_pprof).
-			pp, err := freePort()
+			pp, err := benchenv.FreePort()
 			if err != nil {
 				return nil, err
 			}
@@ -133,13 +125,13 @@ func startTarget(ctx context.Context, s targetSpec, c *cluster, cfg config) (*ta
 		args = []string{"--port", strconv.Itoa(port), "--tls-cert", certPath, "--tls-key", keyPath}
 	case kindEKS:
 		// As EKS runs it: region and regional STS endpoint set.
-		mp, err := freePort()
+		mp, err := benchenv.FreePort()
 		if err != nil {
 			return nil, err
 		}
 		t.url = fmt.Sprintf("https://127.0.0.1:%d/mutate?timeout=10s", port)
 		args = []string{
-			"--in-cluster=false", "--kubeconfig", c.kubeconfig,
+			"--in-cluster=false", "--kubeconfig", c.Kubeconfig,
 			"--tls-cert", certPath, "--tls-key", keyPath,
 			"--port", strconv.Itoa(port), "--metrics-port", strconv.Itoa(mp),
 			"--aws-default-region", region, "--sts-regional-endpoint=true",
@@ -152,7 +144,7 @@ func startTarget(ctx context.Context, s targetSpec, c *cluster, cfg config) (*ta
 	}
 	defer logFile.Close()
 	t.cmd = exec.Command(s.binary, args...)
-	t.cmd.Env = append(append(os.Environ(), "KUBECONFIG="+c.kubeconfig), cfg.env[s.name]...)
+	t.cmd.Env = append(append(os.Environ(), "KUBECONFIG="+c.Kubeconfig), cfg.env[s.name]...)
 	t.cmd.Stdout, t.cmd.Stderr = logFile, logFile
 	// Should the bench die without stopping it, so does the webhook.
 	t.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

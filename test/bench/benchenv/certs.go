@@ -1,4 +1,4 @@
-package main
+package benchenv
 
 import (
 	"crypto/ecdsa"
@@ -15,16 +15,19 @@ import (
 	"time"
 )
 
-// authority is a throw-away CA; each webhook under test gets a serving
+// Authority is a throw-away CA; each webhook under test gets a serving
 // certificate of its own from it, for 127.0.0.1.
-type authority struct {
+type Authority struct {
 	cert *x509.Certificate
 	key  *ecdsa.PrivateKey
-	pem  []byte
-	pool *x509.CertPool
+	// PEM is the CA certificate, for a webhook configuration's caBundle.
+	PEM []byte
+	// Pool holds the CA certificate, for clients of the webhook.
+	Pool *x509.CertPool
 }
 
-func newCA() (*authority, error) {
+// NewCA creates a CA valid from an hour ago for a day.
+func NewCA() (*Authority, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -48,11 +51,11 @@ func newCA() (*authority, error) {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
-	return &authority{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pool: pool}, nil
+	return &Authority{cert: cert, key: key, PEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), Pool: pool}, nil
 }
 
-// servingPEM returns a certificate and key for 127.0.0.1, PEM-encoded.
-func (a *authority) servingPEM() (certPEM, keyPEM []byte, err error) {
+// ServingPEM returns a certificate and key for 127.0.0.1, PEM-encoded.
+func (a *Authority) ServingPEM() (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
@@ -77,17 +80,19 @@ func (a *authority) servingPEM() (certPEM, keyPEM []byte, err error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), nil
 }
 
-func (a *authority) serving() (tls.Certificate, error) {
-	c, k, err := a.servingPEM()
+// Serving is ServingPEM as a tls.Certificate for an in-process server.
+func (a *Authority) Serving() (tls.Certificate, error) {
+	c, k, err := a.ServingPEM()
 	if err != nil {
 		return tls.Certificate{}, err
 	}
 	return tls.X509KeyPair(c, k)
 }
 
-// writeServing writes tls.crt and tls.key into dir and returns their paths.
-func (a *authority) writeServing(dir string) (certPath, keyPath string, err error) {
-	c, k, err := a.servingPEM()
+// WriteServing writes a serving certificate and its key into dir as
+// tls.crt and tls.key (the names --cert-dir expects) and returns their paths.
+func (a *Authority) WriteServing(dir string) (certPath, keyPath string, err error) {
+	c, k, err := a.ServingPEM()
 	if err != nil {
 		return "", "", err
 	}

@@ -1,7 +1,6 @@
 package docs
 
 import (
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -9,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/rolechain/rolechain/test/docs/blocks"
 )
 
 // maxREADMELines keeps the README a page a newcomer reads to the end;
@@ -30,63 +31,34 @@ func TestTheREADMEIsShortAndStartsWithTheTwoCommands(t *testing.T) {
 	}
 }
 
-// userDocs lists the Markdown files a user reads: the README, docs/ (not
-// docs/drafts/, which other people write), the chart's README and the
-// benchmarks' READMEs.
+// userDocs lists the Markdown files a user reads (blocks.UserDocs).
 func userDocs(t *testing.T) []string {
 	t.Helper()
-	files := []string{"README.md", "charts/rolechain/README.md"}
-	for _, dir := range []string{"docs", "test/bench"} {
-		err := filepath.WalkDir(filepath.Join(root, dir), func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() && d.Name() == "drafts" {
-				return filepath.SkipDir
-			}
-			if !d.IsDir() && strings.HasSuffix(p, ".md") {
-				rel, _ := filepath.Rel(root, p)
-				files = append(files, filepath.ToSlash(rel))
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+	files, err := blocks.UserDocs(root)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return files
 }
 
-// Markers of a fenced sh block: whether it runs against the local stack
-// (make cluster-up sts-up, or the stack make e2e brings up) or needs AWS (a
-// real account, or a cluster and registry of the reader's own).
-const (
-	markRunnable = "<!-- runnable -->"
-	markNeedsAWS = "<!-- needs AWS -->"
-)
+// Every fenced sh block in the user documentation says, on the line before
+// it, how it is run (package blocks: against the local stack, by its own make
+// target, by make bench, or not at all because it needs AWS), and every block
+// marked runnable can be run that way.
+func TestEveryShellBlockIsMarkedAndRunnableAsMarked(t *testing.T) {
+	bs, errs := blocks.Extract(root)
+	for _, err := range errs {
+		t.Error(err)
+	}
+	if len(bs) == 0 {
+		t.Error("no sh block found in the user documentation")
+	}
+}
 
-// Every fenced sh block in the user documentation says, on the line
-// before it, whether it runs against the local stack or needs AWS.
-func TestEveryShellBlockIsMarked(t *testing.T) {
-	for _, file := range userDocs(t) {
-		lines := strings.Split(read(t, file), "\n")
-		fenced := false
-		for i, l := range lines {
-			trimmed := strings.TrimSpace(l)
-			if !strings.HasPrefix(trimmed, "```") {
-				continue
-			}
-			if !fenced && (trimmed == "```sh" || trimmed == "```bash" || trimmed == "```shell") {
-				prev := ""
-				if i > 0 {
-					prev = strings.TrimSpace(lines[i-1])
-				}
-				if prev != markRunnable && prev != markNeedsAWS {
-					t.Errorf("%s:%d: sh block without %s or %s on the line before", file, i+1, markRunnable, markNeedsAWS)
-				}
-			}
-			fenced = !fenced
-		}
+// The README says make test is every test CI runs: CI's entry point runs it.
+func TestCIRunsMakeTest(t *testing.T) {
+	if !regexp.MustCompile(`(?m)^make test\b`).MatchString(read(t, ".ci/run")) {
+		t.Error(".ci/run does not run make test, which the README's runnable: make block says CI runs")
 	}
 }
 

@@ -32,3 +32,6 @@ CGO_ENABLED=0 go test -trimpath -count=1 -v -timeout 30m ./... ${E2E_FLAGS:-}
 HELM=$ROOT/bin/helm bash "$ROOT/test/e2e/fallback.sh"
 # Then the cluster-wide default credentials mode set to endpoint.
 HELM=$ROOT/bin/helm bash "$ROOT/test/e2e/credentialsmode.sh"
+# Then every block of the user docs marked <!-- runnable -->, as a user runs
+# it, with the stack restored afterwards (test/docs/blocks says which).
+HELM=$ROOT/bin/helm bash "$ROOT/test/e2e/docblocks.sh"

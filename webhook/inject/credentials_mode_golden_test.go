@@ -53,19 +53,7 @@ func TestCredentialsModeGolden(t *testing.T) {
 			injector := testInjector(true)
 
 			got, out := admitWithMode(t, injector, ns, cluster, pod, sa)
-			goldenPath := strings.TrimSuffix(in, ".in.yaml") + ".out.yaml"
-			if os.Getenv("UPDATE_GOLDEN") != "" {
-				if err := os.WriteFile(goldenPath, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(goldenPath)
-			if err != nil {
-				t.Fatalf("%v (run with UPDATE_GOLDEN=1 to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("output differs from %s (-want +got):\n%s", goldenPath, diff)
-			}
+			compareGolden(t, strings.TrimSuffix(in, ".in.yaml")+".out.yaml", got)
 			if out == nil {
 				return
 			}

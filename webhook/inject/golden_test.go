@@ -81,19 +81,7 @@ func TestGolden(t *testing.T) {
 
 		out, warnings := mutateWith(t, injector, defaults, pod, sa)
 		got := render(t, out, warnings)
-		goldenPath := strings.TrimSuffix(in, ".in.yaml") + ".out.yaml"
-		if os.Getenv("UPDATE_GOLDEN") != "" {
-			if err := os.WriteFile(goldenPath, got, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		want, err := os.ReadFile(goldenPath)
-		if err != nil {
-			t.Fatalf("%v (run with UPDATE_GOLDEN=1 to create it)", err)
-		}
-		if diff := cmp.Diff(string(want), string(got)); diff != "" {
-			t.Errorf("output differs from %s (-want +got):\n%s", goldenPath, diff)
-		}
+		compareGolden(t, strings.TrimSuffix(in, ".in.yaml")+".out.yaml", got)
 
 		again, _ := mutateWith(t, injector, defaults, out, sa)
 		if diff := cmp.Diff(out, again); diff != "" {
@@ -172,4 +160,23 @@ func render(t *testing.T, pod *corev1.Pod, warnings []string) []byte {
 	}
 	buf.Write(b)
 	return buf.Bytes()
+}
+
+// compareGolden compares got with the expected file at path, or with
+// UPDATE_GOLDEN=1 rewrites that file first: one mechanism for every
+// golden test of the package.
+func compareGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if os.Getenv("UPDATE_GOLDEN") != "" {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with UPDATE_GOLDEN=1 to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("output differs from %s (-want +got):\n%s", path, diff)
+	}
 }

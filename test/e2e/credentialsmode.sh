@@ -20,11 +20,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 # mode file|endpoint: the webhook's --default-credentials-mode, rolled out
 # completely (no replica of the other mode left to answer an admission).
-mode() {
-  "$HELM" upgrade rolechain "$ROOT/charts/rolechain" --namespace rolechain-system --reuse-values \
-    --set sidecar.defaultCredentialsMode="$1" --wait --timeout 5m >/dev/null
-  webhook_rolled_out
-}
+mode() { webhook_set "sidecar.defaultCredentialsMode=$1"; }
 restore() {
   rc=$?
   step "webhook back to the credentials file by default"

@@ -17,11 +17,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 # mode true|false: the webhook's --native-sidecars, rolled out completely
 # (no replica of the other mode left to answer an admission).
-mode() {
-  "$HELM" upgrade rolechain "$ROOT/charts/rolechain" --namespace rolechain-system --reuse-values \
-    --set sidecar.nativeSidecars="$1" --wait --timeout 5m >/dev/null
-  webhook_rolled_out
-}
+mode() { webhook_set "sidecar.nativeSidecars=$1"; }
 restore() {
   rc=$?
   step "webhook back to native sidecars"

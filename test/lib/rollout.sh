@@ -1,4 +1,5 @@
-# Sourced by test/stack.sh and test/e2e/fallback.sh (needs KUBECTL).
+# Sourced by test/stack.sh and the e2e phases (needs KUBECTL; webhook_set
+# also HELM and ROOT).
 #
 # webhook_rolled_out waits until the webhook's Deployment has rolled out
 # and none of its old replicas is left. `kubectl rollout status` returns
@@ -27,4 +28,13 @@ webhook_rolled_out() {
   done
   printf 'old replicas of deployment/%s still there after 5 min:\n%s\n' "$deploy" "$pods" >&2
   return 1
+}
+
+# webhook_set KEY=VALUE upgrades the release with one chart value changed
+# and the others kept, and waits until no replica of the old settings is
+# left to answer an admission: how the e2e phases switch the webhook.
+webhook_set() {
+  "$HELM" upgrade rolechain "$ROOT/charts/rolechain" --namespace rolechain-system --reuse-values \
+    --set "$1" --wait --timeout 5m >/dev/null
+  webhook_rolled_out
 }
